@@ -1,0 +1,106 @@
+/**
+ * The error hierarchy of tsbpf.
+ *
+ * Every failure that bad input can cause is one of these classes, never a bare `Error` or a
+ * JavaScript `TypeError`. Each carries the location it is about (an instruction index, a file
+ * offset, a line) so a message can point at the culprit, and wraps its cause with `{ cause }`
+ * the way cilium/ebpf wraps with `%w`.
+ */
+
+/** Base class of every error tsbpf raises on purpose. */
+export class TsbpfError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Raw bytecode that is not a valid BPF instruction stream (bad opcode, reserved field, ...). */
+export class DecodeError extends TsbpfError {
+  /** Instruction slot the problem is at (-1 when it concerns the whole buffer). */
+  readonly pc: number;
+  constructor(pc: number, message: string, options?: { cause?: unknown }) {
+    super(pc >= 0 ? `insn ${pc}: ${message}` : message, options);
+    this.pc = pc;
+  }
+}
+
+/** An instruction that cannot be encoded (operand out of range, unknown mnemonic). */
+export class EncodeError extends TsbpfError {}
+
+/** Assembly source that does not parse; `line` is 1-based, `file` is optional. */
+export class AsmError extends TsbpfError {
+  readonly line: number;
+  readonly file: string | undefined;
+  constructor(line: number, message: string, file?: string, options?: { cause?: unknown }) {
+    super(`${file ?? "<asm>"}:${line}: ${message}`, options);
+    this.line = line;
+    this.file = file;
+  }
+}
+
+/** A malformed ELF file; `offset` is the file offset (or -1) and `section` the section name when known. */
+export class ElfError extends TsbpfError {
+  readonly offset: number;
+  readonly section: string | undefined;
+  constructor(message: string, where: { offset?: number; section?: string } = {}, options?: { cause?: unknown }) {
+    const loc = [
+      where.section !== undefined ? `section ${where.section}` : "",
+      where.offset !== undefined && where.offset >= 0 ? `offset 0x${where.offset.toString(16)}` : "",
+    ]
+      .filter(Boolean)
+      .join(", ");
+    super(loc ? `ELF: ${loc}: ${message}` : `ELF: ${message}`, options);
+    this.offset = where.offset ?? -1;
+    this.section = where.section;
+  }
+}
+
+/** Why an engine stopped a program: the `kind` tells a caller what to do about it. */
+export type FaultKind =
+  | "out-of-bounds" // access outside every region, or past a region's end
+  | "misaligned" // atomic access not naturally aligned
+  | "read-only" // store to a read-only region
+  | "budget" // instruction budget exhausted
+  | "call-depth" // more than MAX_CALL_FRAMES frames
+  | "stack-size" // combined stack of the call chain exceeds MAX_BPF_STACK
+  | "bad-call" // unknown helper, kfunc or call target
+  | "bad-insn" // an instruction the engine cannot execute
+  | "helper"; // a helper reported a fatal error
+
+/**
+ * A BPF program did something the machine refuses: the engine stops it and reports where.
+ * This is the run-time counterpart of a kernel oops, not a JavaScript crash.
+ */
+export class BpfFault extends TsbpfError {
+  readonly kind: FaultKind;
+  /** Engine that stopped the program (`interp`, `wasm`, `arm64`). */
+  readonly engine: string;
+  /** Instruction slot of the faulting instruction. */
+  readonly pc: number;
+  /** The faulting instruction in llvm-objdump syntax, when known. */
+  readonly insn: string;
+  /** The address accessed, for memory faults. */
+  readonly address: bigint | undefined;
+  constructor(
+    kind: FaultKind,
+    message: string,
+    at: { engine: string; pc: number; insn?: string; address?: bigint },
+    options?: { cause?: unknown },
+  ) {
+    super(`${at.engine}: insn ${at.pc}${at.insn ? ` (${at.insn})` : ""}: ${message}`, options);
+    this.kind = kind;
+    this.engine = at.engine;
+    this.pc = at.pc;
+    this.insn = at.insn ?? "";
+    this.address = at.address;
+  }
+}
+
+/** Bad command-line usage; the CLI prints the message and exits 2. */
+export class UsageError extends TsbpfError {}
+
+/** Marks an unreachable branch of an exhaustive switch. */
+export function assertNever(x: never, what = "value"): never {
+  throw new TsbpfError(`unexpected ${what}: ${JSON.stringify(x)}`);
+}

@@ -1,0 +1,947 @@
+/**
+ * The reference interpreter: executes BPF bytecode with the exact semantics of RFC 9669 and the
+ * Linux extensions, on the bounds-checked memory model of `runtime/memory.ts`.
+ *
+ * It plays the role of the kernel's `___bpf_prog_run` (kernel/bpf/core.c), with two deliberate
+ * differences: it runs unverified programs too (so every access is checked at run time and an
+ * instruction budget bounds every run), and bpf-to-bpf calls run in the same loop with a frame
+ * stack instead of recursing.
+ *
+ * Registers are pairs of int32 words in typed arrays (`lo`, `hi`); see `alu64.ts`. The program is
+ * read from the struct-of-arrays `DecodedProgram`, one switch case per opcode, nothing allocated
+ * per instruction.
+ *
+ * Frames: each call depth has its own 512-byte stack region, r10 pointing at its top; a call saves
+ * the caller's r6..r10 and return slot; `exit` in a callee restores them. Limits as the kernel:
+ * MAX_CALL_FRAMES frames and MAX_BPF_STACK bytes of combined (rounded) stack along the chain.
+ */
+import { BpfFault, type FaultKind, TsbpfError } from "../errors.ts";
+import { disasmInsn } from "../isa/disasm.ts";
+import { type DecodedProgram, type IsaOptions, validateProgram } from "../isa/insn.ts";
+import {
+  BPF_PSEUDO_BTF_ID,
+  BPF_PSEUDO_FUNC,
+  BPF_PSEUDO_KFUNC_CALL,
+  MAX_BPF_STACK,
+  MAX_CALL_FRAMES,
+} from "../isa/opcodes.ts";
+import type { HelperEnv, HelperRegistry, HelperSpec, KfuncRegistry } from "../runtime/helpers.ts";
+import {
+  AddressSpace,
+  joinU64,
+  MemoryAccessError,
+  type MemoryRegion,
+  REGION_LO_BASE,
+  ResolvedAccess,
+} from "../runtime/memory.ts";
+import {
+  arsh64,
+  bswap16,
+  bswap32,
+  lsh64,
+  mul64,
+  rsh64,
+  sdiv32,
+  sdiv64,
+  smod32,
+  smod64,
+  udiv64,
+  umod64,
+} from "./alu64.ts";
+import { ATOMIC_BAD_READ, ATOMIC_MISALIGNED, ATOMIC_OK, execAtomic } from "./atomics.ts";
+import { analyzeFunctions, type FunctionRange } from "./frames.ts";
+
+/** Initial value of the per-frame may_goto counter (kernel BPF_MAX_LOOPS). */
+export const BPF_MAX_LOOPS = 8 * 1024 * 1024;
+
+/** Default instruction budget of one run. */
+export const DEFAULT_BUDGET = 100_000_000;
+
+/** Read access to the registers for trace hooks. */
+export interface RegisterView {
+  /** Register r`i` as an unsigned 64-bit value. */
+  get(i: number): bigint;
+  /** Low and high words of all registers (read-only by contract). */
+  readonly lo: Int32Array;
+  readonly hi: Int32Array;
+}
+
+/** Called before each instruction executes. */
+export type TraceHook = (pc: number, regs: RegisterView, frame: number) => void;
+
+/**
+ * Resolves the value of an LD_IMM64 whose src is a pseudo source the interpreter does not know
+ * itself (map fd, map value, BTF id, ...). Returns the 64-bit value to load.
+ */
+export type LdImm64Resolver = (pc: number, src: number, imm: number, nextImm: number) => bigint;
+
+/** Options of an interpreter instance. */
+export interface InterpOptions extends IsaOptions {
+  helpers?: HelperRegistry;
+  kfuncs?: KfuncRegistry;
+  /** Maximum instructions per run (default {@link DEFAULT_BUDGET}). */
+  budget?: number;
+  trace?: TraceHook | null;
+  ldImm64?: LdImm64Resolver;
+  /** Whatever helpers should see as `env.runtime`. */
+  runtime?: unknown;
+  /** Address space to map stacks into (a new one by default). */
+  space?: AddressSpace;
+  /** Upper 32 bits of the arena's user address (addr_space_cast to as(1)); default 0. */
+  arenaUserVmStartHi?: number;
+  /** Engine name in faults. */
+  engineName?: string;
+}
+
+/** Inputs of one run: r1..r5 and the packet LD_ABS/LD_IND read. */
+export interface RunInput {
+  args?: readonly bigint[];
+  /** The region LD_ABS / LD_IND read (the skb's linear data). */
+  packet?: MemoryRegion | null;
+}
+
+/** What a run produced. */
+export interface RunResult {
+  /** Full 64-bit r0, unsigned. */
+  r0: bigint;
+  /** Instructions executed. */
+  insnCount: number;
+}
+
+const TWO_32 = 4294967296;
+
+/**
+ * One program, ready to run many times. Construction validates the bytecode (a `DecodeError` for
+ * anything malformed), splits it in functions and maps the stack frames.
+ */
+export class Interpreter {
+  readonly program: DecodedProgram;
+  readonly space: AddressSpace;
+  readonly functions: readonly FunctionRange[];
+  /**
+   * Every slot's code, dst, src and off packed in one word, so dispatch does one load instead
+   * of four; imm stays in its own array:
+   *
+   *   31            16 15  12 11   8 7      0
+   *   +---------------+------+------+--------+
+   *   |   off (s16)   | src  | dst  |  code  |
+   *   +---------------+------+------+--------+
+   */
+  private readonly ops: Int32Array;
+  private readonly immA: Int32Array;
+  private readonly lo = new Int32Array(11);
+  private readonly hi = new Int32Array(11);
+  private readonly stacks: MemoryRegion[] = [];
+  private readonly codeRegion: MemoryRegion;
+  /** Stack depth of the function starting at each slot (0 elsewhere). */
+  private readonly depthAt: Int32Array;
+  private readonly helpers: HelperRegistry | undefined;
+  private readonly kfuncs: KfuncRegistry | undefined;
+  private readonly budget: number;
+  private readonly trace: TraceHook | null;
+  private readonly ldImm64: LdImm64Resolver | undefined;
+  private readonly env: HelperEnv;
+  private readonly engine: string;
+  private readonly arenaHi: number;
+  private readonly acc = new ResolvedAccess();
+  private readonly regView: RegisterView;
+
+  constructor(program: DecodedProgram, options: InterpOptions = {}) {
+    validateProgram(program, options);
+    this.program = program;
+    const n = program.length;
+    // One extra slot holding opcode 0 (not executable): running off the end faults there.
+    this.ops = new Int32Array(n + 1);
+    for (let i = 0; i < n; i++) {
+      this.ops[i] = program.code[i] | (program.dst[i] << 8) | (program.src[i] << 12) | (program.off[i] << 16);
+    }
+    this.immA = program.imm;
+    this.functions = analyzeFunctions(program);
+    this.depthAt = new Int32Array(n + 1);
+    for (const f of this.functions) this.depthAt[f.start] = f.stackDepth;
+    this.space = options.space ?? new AddressSpace();
+    for (let i = 0; i < MAX_CALL_FRAMES; i++) {
+      this.stacks.push(this.space.map("stack", new Uint8Array(MAX_BPF_STACK), { name: `stack${i}` }));
+    }
+    // Code addresses (BPF_PSEUDO_FUNC values, callx targets) live in a region with no bytes.
+    this.codeRegion = this.space.map("code", new Uint8Array(0), { name: "code", writable: false });
+    this.helpers = options.helpers;
+    this.kfuncs = options.kfuncs;
+    this.budget = options.budget ?? DEFAULT_BUDGET;
+    this.trace = options.trace ?? null;
+    this.ldImm64 = options.ldImm64;
+    this.env = { space: this.space, runtime: options.runtime };
+    this.engine = options.engineName ?? "interp";
+    this.arenaHi = options.arenaUserVmStartHi ?? 0;
+    const lo = this.lo;
+    const hi = this.hi;
+    this.regView = { lo, hi, get: (i: number) => joinU64(hi[i], lo[i]) };
+  }
+
+  /** The address a BPF_PSEUDO_FUNC load gives for the function at slot `pc`. */
+  codeAddress(pc: number): bigint {
+    return this.codeRegion.address(pc * 8);
+  }
+
+  /** Stack region of call depth `depth` (0 = the main program's frame). */
+  stackRegion(depth: number): MemoryRegion {
+    return this.stacks[depth];
+  }
+
+  private fault(kind: FaultKind, pc: number, message: string, address?: bigint, cause?: unknown): BpfFault {
+    let text = "";
+    try {
+      text = disasmInsn(this.program, pc, { lossless: true });
+    } catch {
+      text = "";
+    }
+    return new BpfFault(kind, message, { engine: this.engine, pc, insn: text, address }, { cause });
+  }
+
+  private memFault(pc: number, hi: number, lo: number, off: number, size: number, write: boolean): BpfFault {
+    const addr = BigInt.asUintN(64, joinU64(hi, lo) + BigInt(off));
+    if (this.space.resolve(hi, lo, off, size, this.acc) && write && !this.acc.region.writable) {
+      return this.fault("read-only", pc, `write of ${size} bytes to read-only ${this.acc.region.name}`, addr);
+    }
+    return this.fault(
+      "out-of-bounds",
+      pc,
+      `invalid ${write ? "write" : "read"} of ${size} byte${size === 1 ? "" : "s"} at 0x${addr.toString(16)} (${this.space.describe(addr)})`,
+      addr,
+    );
+  }
+
+  private callFn(spec: HelperSpec, pc: number): void {
+    const lo = this.lo;
+    const hi = this.hi;
+    let r: bigint;
+    try {
+      r = spec.fn(
+        this.env,
+        joinU64(hi[1], lo[1]),
+        joinU64(hi[2], lo[2]),
+        joinU64(hi[3], lo[3]),
+        joinU64(hi[4], lo[4]),
+        joinU64(hi[5], lo[5]),
+      );
+    } catch (e) {
+      if (e instanceof MemoryAccessError) {
+        throw this.fault("out-of-bounds", pc, `${spec.name}: ${e.message}`, e.address, e);
+      }
+      if (e instanceof BpfFault) throw e;
+      if (e instanceof TsbpfError) throw this.fault("helper", pc, `${spec.name}: ${e.message}`, undefined, e);
+      throw this.fault("helper", pc, `${spec.name} failed: ${(e as Error)?.message ?? String(e)}`, undefined, e);
+    }
+    const u = BigInt.asUintN(64, r);
+    lo[0] = Number(u & 0xffffffffn);
+    hi[0] = Number(u >> 32n);
+  }
+
+  private callHelper(id: number, pc: number): void {
+    const spec = this.helpers?.get(id);
+    if (spec === undefined) throw this.fault("bad-call", pc, `unknown helper ${id}`);
+    this.callFn(spec, pc);
+  }
+
+  /**
+   * Runs the program once. r1..r5 come from `input.args` (missing ones are 0); every other
+   * register starts at 0 and r10 points at the top of the main frame.
+   */
+  run(input: RunInput = {}): RunResult {
+    const lo = this.lo;
+    const hi = this.hi;
+    lo.fill(0);
+    hi.fill(0);
+    const args = input.args ?? [];
+    for (let i = 0; i < 5 && i < args.length; i++) {
+      const u = BigInt.asUintN(64, args[i]);
+      lo[i + 1] = Number(u & 0xffffffffn);
+      hi[i + 1] = Number(u >> 32n);
+    }
+    for (const s of this.stacks) s.bytes.fill(0);
+    return this.execute(input.packet ?? null);
+  }
+
+  private execute(packet: MemoryRegion | null): RunResult {
+    const lo = this.lo;
+    const hi = this.hi;
+    const ops = this.ops;
+    const immA = this.immA;
+    const space = this.space;
+    const acc = this.acc;
+    const trace = this.trace;
+    const stacks = this.stacks;
+
+    // Frame stack: saved r6..r10 (5 pairs), return slot, stack used, may_goto counter.
+    const savedLo = new Int32Array(MAX_CALL_FRAMES * 5);
+    const savedHi = new Int32Array(MAX_CALL_FRAMES * 5);
+    const savedPc = new Int32Array(MAX_CALL_FRAMES);
+    const frameDepth = new Int32Array(MAX_CALL_FRAMES);
+    const mayGoto = new Float64Array(MAX_CALL_FRAMES);
+    let depth = 0;
+    let stackUsed = this.depthAt[0];
+    frameDepth[0] = stackUsed;
+    mayGoto[0] = BPF_MAX_LOOPS;
+    hi[10] = stacks[0].hi;
+    lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
+
+    let left = this.budget;
+    let pc = 0;
+    for (;;) {
+      if (--left < 0) {
+        if (pc === this.program.length) throw this.fault("bad-insn", pc - 1, "fell off the end of the program");
+        throw this.fault("budget", pc, `instruction budget of ${this.budget} exhausted`);
+      }
+      if (trace !== null && pc < this.program.length) trace(pc, this.regView, depth);
+      const i = pc++;
+      const w = ops[i];
+      const c = w & 0xff;
+      const d = (w >>> 8) & 0xf;
+      const s = (w >>> 12) & 0xf;
+      const off = w >> 16;
+      const imm = immA[i];
+      switch (c) {
+        // ---------------------------------------------------------------- ALU64
+        case 0x07: {
+          const a = (lo[d] >>> 0) + (imm >>> 0);
+          lo[d] = a;
+          hi[d] = hi[d] + (imm >> 31) + (a >= TWO_32 ? 1 : 0);
+          continue;
+        }
+        case 0x0f: {
+          const a = (lo[d] >>> 0) + (lo[s] >>> 0);
+          lo[d] = a;
+          hi[d] = hi[d] + hi[s] + (a >= TWO_32 ? 1 : 0);
+          continue;
+        }
+        case 0x17: {
+          const a = (lo[d] >>> 0) - (imm >>> 0);
+          lo[d] = a;
+          hi[d] = hi[d] - (imm >> 31) - (a < 0 ? 1 : 0);
+          continue;
+        }
+        case 0x1f: {
+          const a = (lo[d] >>> 0) - (lo[s] >>> 0);
+          lo[d] = a;
+          hi[d] = hi[d] - hi[s] - (a < 0 ? 1 : 0);
+          continue;
+        }
+        case 0x27:
+          mul64(lo, hi, d, imm, imm >> 31);
+          continue;
+        case 0x2f:
+          mul64(lo, hi, d, lo[s], hi[s]);
+          continue;
+        case 0x37:
+          if (off === 1) sdiv64(lo, hi, d, imm, imm >> 31);
+          else udiv64(lo, hi, d, imm, imm >> 31);
+          continue;
+        case 0x3f:
+          if (off === 1) sdiv64(lo, hi, d, lo[s], hi[s]);
+          else udiv64(lo, hi, d, lo[s], hi[s]);
+          continue;
+        case 0x47:
+          lo[d] |= imm;
+          hi[d] |= imm >> 31;
+          continue;
+        case 0x4f:
+          lo[d] |= lo[s];
+          hi[d] |= hi[s];
+          continue;
+        case 0x57:
+          lo[d] &= imm;
+          hi[d] &= imm >> 31;
+          continue;
+        case 0x5f:
+          lo[d] &= lo[s];
+          hi[d] &= hi[s];
+          continue;
+        case 0x67:
+          lsh64(lo, hi, d, imm & 63);
+          continue;
+        case 0x6f:
+          lsh64(lo, hi, d, lo[s] & 63);
+          continue;
+        case 0x77:
+          rsh64(lo, hi, d, imm & 63);
+          continue;
+        case 0x7f:
+          rsh64(lo, hi, d, lo[s] & 63);
+          continue;
+        case 0x87: {
+          const a = -(lo[d] >>> 0);
+          lo[d] = a;
+          hi[d] = ~hi[d] + (a === 0 ? 1 : 0);
+          continue;
+        }
+        case 0x97:
+          if (off === 1) smod64(lo, hi, d, imm, imm >> 31);
+          else umod64(lo, hi, d, imm, imm >> 31);
+          continue;
+        case 0x9f:
+          if (off === 1) smod64(lo, hi, d, lo[s], hi[s]);
+          else umod64(lo, hi, d, lo[s], hi[s]);
+          continue;
+        case 0xa7:
+          lo[d] ^= imm;
+          hi[d] ^= imm >> 31;
+          continue;
+        case 0xaf:
+          lo[d] ^= lo[s];
+          hi[d] ^= hi[s];
+          continue;
+        case 0xb7:
+          lo[d] = imm;
+          hi[d] = imm >> 31;
+          continue;
+        case 0xbf:
+          switch (off) {
+            case 0:
+              lo[d] = lo[s];
+              hi[d] = hi[s];
+              break;
+            case 8:
+              lo[d] = (lo[s] << 24) >> 24;
+              hi[d] = lo[d] >> 31;
+              break;
+            case 16:
+              lo[d] = (lo[s] << 16) >> 16;
+              hi[d] = lo[d] >> 31;
+              break;
+            case 32:
+              lo[d] = lo[s];
+              hi[d] = lo[s] >> 31;
+              break;
+            default: {
+              // addr_space_cast: both directions keep the low 32 bits; a cast to the user
+              // address space (imm = 1 << 16) adds the arena's upper word unless the value is 0.
+              const v = lo[s];
+              lo[d] = v;
+              hi[d] = imm === 1 << 16 && v !== 0 ? this.arenaHi : 0;
+            }
+          }
+          continue;
+        case 0xc7:
+          arsh64(lo, hi, d, imm & 63);
+          continue;
+        case 0xcf:
+          arsh64(lo, hi, d, lo[s] & 63);
+          continue;
+        case 0xd7: // bswap (ALU64 | END): unconditional
+        case 0xdc: // be (ALU | END | TO_BE): a swap on a little-endian machine
+          if (imm === 16) {
+            lo[d] = bswap16(lo[d]);
+            hi[d] = 0;
+          } else if (imm === 32) {
+            lo[d] = bswap32(lo[d]);
+            hi[d] = 0;
+          } else {
+            const l = lo[d];
+            lo[d] = bswap32(hi[d]);
+            hi[d] = bswap32(l);
+          }
+          continue;
+        case 0xd4: // le: truncation on a little-endian machine
+          if (imm === 16) {
+            lo[d] &= 0xffff;
+            hi[d] = 0;
+          } else if (imm === 32) hi[d] = 0;
+          continue;
+
+        // ---------------------------------------------------------------- ALU (32-bit)
+        case 0x04:
+          lo[d] = lo[d] + imm;
+          hi[d] = 0;
+          continue;
+        case 0x0c:
+          lo[d] = lo[d] + lo[s];
+          hi[d] = 0;
+          continue;
+        case 0x14:
+          lo[d] = lo[d] - imm;
+          hi[d] = 0;
+          continue;
+        case 0x1c:
+          lo[d] = lo[d] - lo[s];
+          hi[d] = 0;
+          continue;
+        case 0x24:
+          lo[d] = Math.imul(lo[d], imm);
+          hi[d] = 0;
+          continue;
+        case 0x2c:
+          lo[d] = Math.imul(lo[d], lo[s]);
+          hi[d] = 0;
+          continue;
+        case 0x34:
+        case 0x3c: {
+          const b = c === 0x34 ? imm : lo[s];
+          if (off === 1) lo[d] = sdiv32(lo[d], b);
+          else lo[d] = b === 0 ? 0 : Math.floor((lo[d] >>> 0) / (b >>> 0));
+          hi[d] = 0;
+          continue;
+        }
+        case 0x44:
+          lo[d] |= imm;
+          hi[d] = 0;
+          continue;
+        case 0x4c:
+          lo[d] |= lo[s];
+          hi[d] = 0;
+          continue;
+        case 0x54:
+          lo[d] &= imm;
+          hi[d] = 0;
+          continue;
+        case 0x5c:
+          lo[d] &= lo[s];
+          hi[d] = 0;
+          continue;
+        case 0x64:
+          lo[d] <<= imm & 31;
+          hi[d] = 0;
+          continue;
+        case 0x6c:
+          lo[d] <<= lo[s] & 31;
+          hi[d] = 0;
+          continue;
+        case 0x74:
+          lo[d] = lo[d] >>> (imm & 31);
+          hi[d] = 0;
+          continue;
+        case 0x7c:
+          lo[d] = lo[d] >>> (lo[s] & 31);
+          hi[d] = 0;
+          continue;
+        case 0x84:
+          lo[d] = -lo[d];
+          hi[d] = 0;
+          continue;
+        case 0x94:
+        case 0x9c: {
+          const b = c === 0x94 ? imm : lo[s];
+          if (off === 1) lo[d] = smod32(lo[d], b);
+          else if (b !== 0) lo[d] = (lo[d] >>> 0) % (b >>> 0);
+          hi[d] = 0;
+          continue;
+        }
+        case 0xa4:
+          lo[d] ^= imm;
+          hi[d] = 0;
+          continue;
+        case 0xac:
+          lo[d] ^= lo[s];
+          hi[d] = 0;
+          continue;
+        case 0xb4:
+          lo[d] = imm;
+          hi[d] = 0;
+          continue;
+        case 0xbc: {
+          lo[d] = off === 8 ? (lo[s] << 24) >> 24 : off === 16 ? (lo[s] << 16) >> 16 : lo[s];
+          hi[d] = 0;
+          continue;
+        }
+        case 0xc4:
+          lo[d] >>= imm & 31;
+          hi[d] = 0;
+          continue;
+        case 0xcc:
+          lo[d] >>= lo[s] & 31;
+          hi[d] = 0;
+          continue;
+
+        // ---------------------------------------------------------------- JMP (64-bit compares)
+        case 0x05:
+          pc += off;
+          continue;
+        case 0x15:
+          if (lo[d] === imm && hi[d] === imm >> 31) pc += off;
+          continue;
+        case 0x1d:
+          if (lo[d] === lo[s] && hi[d] === hi[s]) pc += off;
+          continue;
+        case 0x55:
+          if (lo[d] !== imm || hi[d] !== imm >> 31) pc += off;
+          continue;
+        case 0x5d:
+          if (lo[d] !== lo[s] || hi[d] !== hi[s]) pc += off;
+          continue;
+        case 0x45:
+          if ((lo[d] & imm) !== 0 || (hi[d] & (imm >> 31)) !== 0) pc += off;
+          continue;
+        case 0x4d:
+          if ((lo[d] & lo[s]) !== 0 || (hi[d] & hi[s]) !== 0) pc += off;
+          continue;
+        case 0x25:
+          if (ucmp64(hi[d], lo[d], imm >> 31, imm) > 0) pc += off;
+          continue;
+        case 0x2d:
+          if (ucmp64(hi[d], lo[d], hi[s], lo[s]) > 0) pc += off;
+          continue;
+        case 0x35:
+          if (ucmp64(hi[d], lo[d], imm >> 31, imm) >= 0) pc += off;
+          continue;
+        case 0x3d:
+          if (ucmp64(hi[d], lo[d], hi[s], lo[s]) >= 0) pc += off;
+          continue;
+        case 0xa5:
+          if (ucmp64(hi[d], lo[d], imm >> 31, imm) < 0) pc += off;
+          continue;
+        case 0xad:
+          if (ucmp64(hi[d], lo[d], hi[s], lo[s]) < 0) pc += off;
+          continue;
+        case 0xb5:
+          if (ucmp64(hi[d], lo[d], imm >> 31, imm) <= 0) pc += off;
+          continue;
+        case 0xbd:
+          if (ucmp64(hi[d], lo[d], hi[s], lo[s]) <= 0) pc += off;
+          continue;
+        case 0x65:
+          if (scmp64(hi[d], lo[d], imm >> 31, imm) > 0) pc += off;
+          continue;
+        case 0x6d:
+          if (scmp64(hi[d], lo[d], hi[s], lo[s]) > 0) pc += off;
+          continue;
+        case 0x75:
+          if (scmp64(hi[d], lo[d], imm >> 31, imm) >= 0) pc += off;
+          continue;
+        case 0x7d:
+          if (scmp64(hi[d], lo[d], hi[s], lo[s]) >= 0) pc += off;
+          continue;
+        case 0xc5:
+          if (scmp64(hi[d], lo[d], imm >> 31, imm) < 0) pc += off;
+          continue;
+        case 0xcd:
+          if (scmp64(hi[d], lo[d], hi[s], lo[s]) < 0) pc += off;
+          continue;
+        case 0xd5:
+          if (scmp64(hi[d], lo[d], imm >> 31, imm) <= 0) pc += off;
+          continue;
+        case 0xdd:
+          if (scmp64(hi[d], lo[d], hi[s], lo[s]) <= 0) pc += off;
+          continue;
+        case 0xe5: // may_goto: jump once the frame's loop budget is spent
+          if (mayGoto[depth] === 0) pc += off;
+          else mayGoto[depth]--;
+          continue;
+
+        // ---------------------------------------------------------------- JMP32 (32-bit compares)
+        case 0x06: // gotol
+          pc += imm;
+          continue;
+        case 0x16:
+          if (lo[d] === imm) pc += off;
+          continue;
+        case 0x1e:
+          if (lo[d] === lo[s]) pc += off;
+          continue;
+        case 0x56:
+          if (lo[d] !== imm) pc += off;
+          continue;
+        case 0x5e:
+          if (lo[d] !== lo[s]) pc += off;
+          continue;
+        case 0x46:
+          if ((lo[d] & imm) !== 0) pc += off;
+          continue;
+        case 0x4e:
+          if ((lo[d] & lo[s]) !== 0) pc += off;
+          continue;
+        case 0x26:
+          if (lo[d] >>> 0 > imm >>> 0) pc += off;
+          continue;
+        case 0x2e:
+          if (lo[d] >>> 0 > lo[s] >>> 0) pc += off;
+          continue;
+        case 0x36:
+          if (lo[d] >>> 0 >= imm >>> 0) pc += off;
+          continue;
+        case 0x3e:
+          if (lo[d] >>> 0 >= lo[s] >>> 0) pc += off;
+          continue;
+        case 0xa6:
+          if (lo[d] >>> 0 < imm >>> 0) pc += off;
+          continue;
+        case 0xae:
+          if (lo[d] >>> 0 < lo[s] >>> 0) pc += off;
+          continue;
+        case 0xb6:
+          if (lo[d] >>> 0 <= imm >>> 0) pc += off;
+          continue;
+        case 0xbe:
+          if (lo[d] >>> 0 <= lo[s] >>> 0) pc += off;
+          continue;
+        case 0x66:
+          if (lo[d] > imm) pc += off;
+          continue;
+        case 0x6e:
+          if (lo[d] > lo[s]) pc += off;
+          continue;
+        case 0x76:
+          if (lo[d] >= imm) pc += off;
+          continue;
+        case 0x7e:
+          if (lo[d] >= lo[s]) pc += off;
+          continue;
+        case 0xc6:
+          if (lo[d] < imm) pc += off;
+          continue;
+        case 0xce:
+          if (lo[d] < lo[s]) pc += off;
+          continue;
+        case 0xd6:
+          if (lo[d] <= imm) pc += off;
+          continue;
+        case 0xde:
+          if (lo[d] <= lo[s]) pc += off;
+          continue;
+
+        // ---------------------------------------------------------------- calls and exit
+        case 0x85: {
+          if (s === 0) {
+            this.callHelper(imm, i);
+            continue;
+          }
+          if (s === BPF_PSEUDO_KFUNC_CALL) {
+            const spec = this.kfuncs?.byId(imm);
+            if (spec === undefined) throw this.fault("bad-call", i, `unknown kfunc with BTF id ${imm}`);
+            this.callFn(spec, i);
+            continue;
+          }
+          // BPF_PSEUDO_CALL: bpf-to-bpf call.
+          const target = pc + imm;
+          stackUsed = this.pushFrame(i, pc, target, depth, stackUsed, savedLo, savedHi, savedPc, frameDepth);
+          depth++;
+          mayGoto[depth] = BPF_MAX_LOOPS;
+          pc = target;
+          continue;
+        }
+        case 0x8d: {
+          // callx: a code address from BPF_PSEUDO_FUNC calls a function, a small number a helper.
+          const th = hi[d];
+          const tl = lo[d];
+          if (th === this.codeRegion.hi) {
+            const rel = (tl >>> 0) - REGION_LO_BASE;
+            const target = rel / 8;
+            if (rel < 0 || rel % 8 !== 0 || target >= this.program.length || this.depthAt[target] === 0) {
+              throw this.fault("bad-call", i, `callx to 0x${joinU64(th, tl).toString(16)}: not a function entry`);
+            }
+            stackUsed = this.pushFrame(i, pc, target, depth, stackUsed, savedLo, savedHi, savedPc, frameDepth);
+            depth++;
+            mayGoto[depth] = BPF_MAX_LOOPS;
+            pc = target;
+          } else if (th === 0) {
+            this.callHelper(tl >>> 0, i);
+          } else {
+            throw this.fault("bad-call", i, `callx to 0x${joinU64(th, tl).toString(16)}: not a function`);
+          }
+          continue;
+        }
+        case 0x95:
+          if (depth === 0) return { r0: joinU64(hi[0], lo[0]), insnCount: this.budget - left };
+          stackUsed -= frameDepth[depth];
+          depth--;
+          for (let r = 0; r < 5; r++) {
+            lo[6 + r] = savedLo[depth * 5 + r];
+            hi[6 + r] = savedHi[depth * 5 + r];
+          }
+          pc = savedPc[depth];
+          continue;
+
+        // ---------------------------------------------------------------- LD_IMM64
+        case 0x18: {
+          pc++;
+          if (s === 0) {
+            lo[d] = imm;
+            hi[d] = immA[i + 1];
+          } else if (s === BPF_PSEUDO_FUNC) {
+            const target = i + 1 + imm;
+            lo[d] = REGION_LO_BASE + target * 8;
+            hi[d] = this.codeRegion.hi;
+          } else {
+            if (this.ldImm64 === undefined) {
+              const what = s === BPF_PSEUDO_BTF_ID ? "BTF id" : `pseudo source ${s}`;
+              throw this.fault("bad-insn", i, `ld_imm64 of ${what} ${imm} has no resolver (run it through the loader)`);
+            }
+            const u = BigInt.asUintN(64, this.ldImm64(i, s, imm, immA[i + 1]));
+            lo[d] = Number(u & 0xffffffffn);
+            hi[d] = Number(u >> 32n);
+          }
+          continue;
+        }
+
+        // ---------------------------------------------------------------- LDX
+        case 0x61:
+          if (!space.resolve(hi[s], lo[s], off, 4, acc)) throw this.memFault(i, hi[s], lo[s], off, 4, false);
+          lo[d] = acc.region.view.getInt32(acc.offset, true);
+          hi[d] = 0;
+          continue;
+        case 0x69:
+          if (!space.resolve(hi[s], lo[s], off, 2, acc)) throw this.memFault(i, hi[s], lo[s], off, 2, false);
+          lo[d] = acc.region.view.getUint16(acc.offset, true);
+          hi[d] = 0;
+          continue;
+        case 0x71:
+          if (!space.resolve(hi[s], lo[s], off, 1, acc)) throw this.memFault(i, hi[s], lo[s], off, 1, false);
+          lo[d] = acc.region.bytes[acc.offset];
+          hi[d] = 0;
+          continue;
+        case 0x79:
+          if (!space.resolve(hi[s], lo[s], off, 8, acc)) throw this.memFault(i, hi[s], lo[s], off, 8, false);
+          lo[d] = acc.region.view.getInt32(acc.offset, true);
+          hi[d] = acc.region.view.getInt32(acc.offset + 4, true);
+          continue;
+        case 0x81:
+          if (!space.resolve(hi[s], lo[s], off, 4, acc)) throw this.memFault(i, hi[s], lo[s], off, 4, false);
+          lo[d] = acc.region.view.getInt32(acc.offset, true);
+          hi[d] = lo[d] >> 31;
+          continue;
+        case 0x89:
+          if (!space.resolve(hi[s], lo[s], off, 2, acc)) throw this.memFault(i, hi[s], lo[s], off, 2, false);
+          lo[d] = acc.region.view.getInt16(acc.offset, true);
+          hi[d] = lo[d] >> 31;
+          continue;
+        case 0x91:
+          if (!space.resolve(hi[s], lo[s], off, 1, acc)) throw this.memFault(i, hi[s], lo[s], off, 1, false);
+          lo[d] = acc.region.view.getInt8(acc.offset);
+          hi[d] = lo[d] >> 31;
+          continue;
+
+        // ---------------------------------------------------------------- ST / STX
+        case 0x62:
+        case 0x63: {
+          if (!space.resolve(hi[d], lo[d], off, 4, acc) || !acc.region.writable) {
+            throw this.memFault(i, hi[d], lo[d], off, 4, true);
+          }
+          acc.region.view.setInt32(acc.offset, c === 0x62 ? imm : lo[s], true);
+          continue;
+        }
+        case 0x6a:
+        case 0x6b: {
+          if (!space.resolve(hi[d], lo[d], off, 2, acc) || !acc.region.writable) {
+            throw this.memFault(i, hi[d], lo[d], off, 2, true);
+          }
+          acc.region.view.setInt16(acc.offset, c === 0x6a ? imm : lo[s], true);
+          continue;
+        }
+        case 0x72:
+        case 0x73: {
+          if (!space.resolve(hi[d], lo[d], off, 1, acc) || !acc.region.writable) {
+            throw this.memFault(i, hi[d], lo[d], off, 1, true);
+          }
+          acc.region.bytes[acc.offset] = c === 0x72 ? imm : lo[s];
+          continue;
+        }
+        case 0x7a:
+        case 0x7b: {
+          if (!space.resolve(hi[d], lo[d], off, 8, acc) || !acc.region.writable) {
+            throw this.memFault(i, hi[d], lo[d], off, 8, true);
+          }
+          const v = acc.region.view;
+          if (c === 0x7a) {
+            v.setInt32(acc.offset, imm, true);
+            v.setInt32(acc.offset + 4, imm >> 31, true);
+          } else {
+            v.setInt32(acc.offset, lo[s], true);
+            v.setInt32(acc.offset + 4, hi[s], true);
+          }
+          continue;
+        }
+
+        // ---------------------------------------------------------------- atomics
+        case 0xc3:
+        case 0xdb:
+        case 0xcb:
+        case 0xd3: {
+          const r = execAtomic(lo, hi, space, acc, c, d, s, off, imm);
+          if (r === ATOMIC_OK) continue;
+          if (r === ATOMIC_MISALIGNED) {
+            const addr = BigInt.asUintN(64, joinU64(hi[d], lo[d]) + BigInt(off));
+            throw this.fault("misaligned", i, `misaligned atomic access at 0x${addr.toString(16)}`, addr);
+          }
+          const size = c === 0xdb ? 8 : c === 0xc3 ? 4 : c === 0xcb ? 2 : 1;
+          if (r === ATOMIC_BAD_READ) throw this.memFault(i, hi[s], lo[s], off, size, false);
+          throw this.memFault(i, hi[d], lo[d], off, size, true);
+        }
+
+        // ---------------------------------------------------------------- legacy packet loads
+        case 0x20:
+        case 0x28:
+        case 0x30:
+        case 0x40:
+        case 0x48:
+        case 0x50: {
+          // LD_ABS / LD_IND: r0 = ntoh(*(packet + [src +] imm)); out of bounds ends the program
+          // with r0 = 0, as the kernel's bpf_skb_load_helper path does.
+          const size = c === 0x20 || c === 0x40 ? 4 : c === 0x28 || c === 0x48 ? 2 : 1;
+          let off = imm;
+          if (c >= 0x40) off = (lo[s] + imm) | 0;
+          const bytes = packet?.bytes;
+          if (bytes === undefined || off < 0 || off + size > bytes.length) {
+            lo[0] = 0;
+            hi[0] = 0;
+            return { r0: 0n, insnCount: this.budget - left };
+          }
+          lo[0] =
+            size === 4
+              ? (bytes[off] << 24) | (bytes[off + 1] << 16) | (bytes[off + 2] << 8) | bytes[off + 3]
+              : size === 2
+                ? (bytes[off] << 8) | bytes[off + 1]
+                : bytes[off];
+          hi[0] = 0;
+          continue;
+        }
+
+        default:
+          if (i === this.program.length) throw this.fault("bad-insn", i - 1, "fell off the end of the program");
+          throw this.fault("bad-insn", i, `cannot execute opcode 0x${c.toString(16).padStart(2, "0")}`);
+      }
+    }
+  }
+
+  private pushFrame(
+    at: number,
+    returnPc: number,
+    target: number,
+    depth: number,
+    stackUsed: number,
+    savedLo: Int32Array,
+    savedHi: Int32Array,
+    savedPc: Int32Array,
+    frameDepth: Int32Array,
+  ): number {
+    const lo = this.lo;
+    const hi = this.hi;
+    if (depth + 1 >= MAX_CALL_FRAMES) {
+      throw this.fault("call-depth", at, `the call stack of ${depth + 2} frames is too deep`);
+    }
+    const need = this.depthAt[target];
+    if (stackUsed + need > MAX_BPF_STACK) {
+      throw this.fault("stack-size", at, `combined stack size of ${depth + 2} calls is ${stackUsed + need}. Too large`);
+    }
+    for (let r = 0; r < 5; r++) {
+      savedLo[depth * 5 + r] = lo[6 + r];
+      savedHi[depth * 5 + r] = hi[6 + r];
+    }
+    savedPc[depth] = returnPc;
+    frameDepth[depth + 1] = need;
+    hi[10] = this.stacks[depth + 1].hi;
+    lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
+    return stackUsed + need;
+  }
+}
+
+/** Compares two unsigned 64-bit values given as words: -1, 0 or 1. */
+function ucmp64(ah: number, al: number, bh: number, bl: number): number {
+  if (ah !== bh) return ah >>> 0 < bh >>> 0 ? -1 : 1;
+  if (al === bl) return 0;
+  return al >>> 0 < bl >>> 0 ? -1 : 1;
+}
+
+/** Compares two signed 64-bit values given as words: -1, 0 or 1. */
+function scmp64(ah: number, al: number, bh: number, bl: number): number {
+  if (ah !== bh) return ah < bh ? -1 : 1;
+  if (al === bl) return 0;
+  return al >>> 0 < bl >>> 0 ? -1 : 1;
+}
