@@ -23,7 +23,7 @@
  * `validateProgram` rejects it). Any error is an {@link AsmError} with the 1-based line.
  */
 import { AsmError } from "../errors.ts";
-import { allocProgram, type DecodedProgram } from "./insn.ts";
+import { type DecodedProgram, programFromInsns } from "./insn.ts";
 import {
   BPF_ALU,
   BPF_ALU64,
@@ -212,15 +212,7 @@ export function assemble(text: string, file?: string): DecodedProgram {
       slot.imm = rel;
     }
   }
-  const p = allocProgram(a.slots.length);
-  a.slots.forEach((s, i) => {
-    p.code[i] = s.code;
-    p.dst[i] = s.dst;
-    p.src[i] = s.src;
-    p.off[i] = s.off;
-    p.imm[i] = s.imm;
-  });
-  return p;
+  return programFromInsns(a.slots);
 }
 
 /** One instruction form: a pattern over the normalised line and the encoder for its captures. */
