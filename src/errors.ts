@@ -56,6 +56,52 @@ export class ElfError extends TsbpfError {
   }
 }
 
+/** Malformed BTF or BTF.ext; `typeId` is the type concerned (or -1), `section` the ELF section. */
+export class BtfError extends TsbpfError {
+  readonly typeId: number;
+  constructor(
+    message: string,
+    where: { typeId?: number; section?: string; offset?: number } = {},
+    options?: { cause?: unknown },
+  ) {
+    const loc = [
+      where.section !== undefined ? where.section : "",
+      where.typeId !== undefined && where.typeId >= 0 ? `type [${where.typeId}]` : "",
+      where.offset !== undefined && where.offset >= 0 ? `offset 0x${where.offset.toString(16)}` : "",
+    ]
+      .filter(Boolean)
+      .join(": ");
+    super(loc ? `BTF: ${loc}: ${message}` : `BTF: ${message}`, options);
+    this.typeId = where.typeId ?? -1;
+  }
+}
+
+/**
+ * An object that cannot be loaded as libbpf would load it (unknown section, bad relocation,
+ * missing symbol, unknown helper or kfunc ...); names the program/section and instruction.
+ */
+export class LoadError extends TsbpfError {
+  readonly section: string | undefined;
+  readonly insn: number;
+  constructor(message: string, where: { section?: string; insn?: number } = {}, options?: { cause?: unknown }) {
+    const loc = [where.section ?? "", where.insn !== undefined && where.insn >= 0 ? `insn ${where.insn}` : ""]
+      .filter(Boolean)
+      .join(": ");
+    super(loc ? `load: ${loc}: ${message}` : `load: ${message}`, options);
+    this.section = where.section;
+    this.insn = where.insn ?? -1;
+  }
+}
+
+/** A map operation from user space that the kernel would refuse; `errno` is the positive errno. */
+export class MapError extends TsbpfError {
+  readonly errno: number;
+  constructor(errno: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.errno = errno;
+  }
+}
+
 /** Why an engine stopped a program: the `kind` tells a caller what to do about it. */
 export type FaultKind =
   | "out-of-bounds" // access outside every region, or past a region's end

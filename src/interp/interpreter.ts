@@ -17,15 +17,17 @@
  */
 import { BpfFault, type FaultKind, TsbpfError } from "../errors.ts";
 import { disasmInsn } from "../isa/disasm.ts";
-import { type DecodedProgram, type IsaOptions, validateProgram } from "../isa/insn.ts";
+import type { DecodedProgram, IsaOptions } from "../isa/insn.ts";
 import {
   BPF_PSEUDO_BTF_ID,
+  BPF_PSEUDO_CALL,
   BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL,
   MAX_BPF_STACK,
   MAX_CALL_FRAMES,
+  MAX_TAIL_CALL_CNT,
 } from "../isa/opcodes.ts";
-import type { HelperEnv, HelperRegistry, HelperSpec, KfuncRegistry } from "../runtime/helpers.ts";
+import type { HelperEnv, HelperRegistry, HelperSpec, KfuncRegistry, TailCallResolver } from "../runtime/helpers.ts";
 import {
   AddressSpace,
   joinU64,
@@ -49,7 +51,8 @@ import {
   umod64,
 } from "./alu64.ts";
 import { ATOMIC_BAD_READ, ATOMIC_MISALIGNED, ATOMIC_OK, execAtomic } from "./atomics.ts";
-import { analyzeFunctions, type FunctionRange } from "./frames.ts";
+import { LoadedCode, resolveCodeAddress } from "./code.ts";
+import type { FunctionRange } from "./frames.ts";
 
 /** Initial value of the per-frame may_goto counter (kernel BPF_MAX_LOOPS). */
 export const BPF_MAX_LOOPS = 8 * 1024 * 1024;
@@ -91,6 +94,11 @@ export interface InterpOptions extends IsaOptions {
   arenaUserVmStartHi?: number;
   /** Engine name in faults. */
   engineName?: string;
+  /**
+   * Turns what bpf_tail_call found in a prog array into a program to run: an `Interpreter` (or
+   * its `LoadedCode`) on the same address space. Without it, entries are taken as such.
+   */
+  tailCalls?: TailCallResolver;
 }
 
 /** Inputs of one run: r1..r5 and the packet LD_ABS/LD_IND read. */
@@ -110,6 +118,9 @@ export interface RunResult {
 
 const TWO_32 = 4294967296;
 
+/** Thrown inside the engine when LD_ABS/LD_IND ends the run with r0 = 0. */
+class EndOfRun {}
+
 /**
  * One program, ready to run many times. Construction validates the bytecode (a `DecodeError` for
  * anything malformed), splits it in functions and maps the stack frames.
@@ -118,59 +129,66 @@ export class Interpreter {
   readonly program: DecodedProgram;
   readonly space: AddressSpace;
   readonly functions: readonly FunctionRange[];
-  /**
-   * Every slot's code, dst, src and off packed in one word, so dispatch does one load instead
-   * of four; imm stays in its own array:
-   *
-   *   31            16 15  12 11   8 7      0
-   *   +---------------+------+------+--------+
-   *   |   off (s16)   | src  | dst  |  code  |
-   *   +---------------+------+------+--------+
-   */
-  private readonly ops: Int32Array;
-  private readonly immA: Int32Array;
+  /** The program in the interpreter's internal form. */
+  readonly code: LoadedCode;
   private readonly lo = new Int32Array(11);
   private readonly hi = new Int32Array(11);
   private readonly stacks: MemoryRegion[] = [];
-  private readonly codeRegion: MemoryRegion;
-  /** Stack depth of the function starting at each slot (0 elsewhere). */
-  private readonly depthAt: Int32Array;
   private readonly helpers: HelperRegistry | undefined;
   private readonly kfuncs: KfuncRegistry | undefined;
   private readonly budget: number;
   private readonly trace: TraceHook | null;
   private readonly ldImm64: LdImm64Resolver | undefined;
+  private readonly tailCallResolver: TailCallResolver | undefined;
   private readonly env: HelperEnv;
   private readonly engine: string;
   private readonly arenaHi: number;
   private readonly acc = new ResolvedAccess();
   private readonly regView: RegisterView;
 
+  // ---- state of the current run
+  /** The program whose instructions execute now (differs from `code` after a tail call). */
+  private cur: LoadedCode;
+  /** Current call depth: 0 = the main frame. */
+  private depth = 0;
+  /** Combined (rounded) stack of the frames 0..depth. */
+  private stackUsed = 0;
+  /** Instructions left in the budget (the loop keeps a local copy, synced around calls out). */
+  private left = 0;
+  private tailCalls = 0;
+  private tailPending = false;
+  private tailTarget: LoadedCode | null = null;
+  private packet: MemoryRegion | null = null;
+  // Frame stack: saved r6..r10 (5 pairs), return slot and program, stack used, may_goto counter.
+  private readonly savedLo = new Int32Array(MAX_CALL_FRAMES * 5);
+  private readonly savedHi = new Int32Array(MAX_CALL_FRAMES * 5);
+  private readonly savedPc = new Int32Array(MAX_CALL_FRAMES);
+  private readonly savedCode: LoadedCode[] = [];
+  private readonly frameDepth = new Int32Array(MAX_CALL_FRAMES);
+  private readonly mayGoto = new Float64Array(MAX_CALL_FRAMES);
+
   constructor(program: DecodedProgram, options: InterpOptions = {}) {
-    validateProgram(program, options);
-    this.program = program;
-    const n = program.length;
-    // One extra slot holding opcode 0 (not executable): running off the end faults there.
-    this.ops = new Int32Array(n + 1);
-    for (let i = 0; i < n; i++) {
-      this.ops[i] = program.code[i] | (program.dst[i] << 8) | (program.src[i] << 12) | (program.off[i] << 16);
-    }
-    this.immA = program.imm;
-    this.functions = analyzeFunctions(program);
-    this.depthAt = new Int32Array(n + 1);
-    for (const f of this.functions) this.depthAt[f.start] = f.stackDepth;
     this.space = options.space ?? new AddressSpace();
+    this.code = new LoadedCode(program, this.space, options);
+    this.cur = this.code;
+    this.program = program;
+    this.functions = this.code.functions;
     for (let i = 0; i < MAX_CALL_FRAMES; i++) {
       this.stacks.push(this.space.map("stack", new Uint8Array(MAX_BPF_STACK), { name: `stack${i}` }));
+      this.savedCode.push(this.code);
     }
-    // Code addresses (BPF_PSEUDO_FUNC values, callx targets) live in a region with no bytes.
-    this.codeRegion = this.space.map("code", new Uint8Array(0), { name: "code", writable: false });
     this.helpers = options.helpers;
     this.kfuncs = options.kfuncs;
     this.budget = options.budget ?? DEFAULT_BUDGET;
     this.trace = options.trace ?? null;
     this.ldImm64 = options.ldImm64;
-    this.env = { space: this.space, runtime: options.runtime };
+    this.tailCallResolver = options.tailCalls;
+    this.env = {
+      space: this.space,
+      runtime: options.runtime,
+      callFunction: (fn, args) => this.callFunction(fn, args),
+      requestTailCall: (target) => this.requestTailCall(target),
+    };
     this.engine = options.engineName ?? "interp";
     this.arenaHi = options.arenaUserVmStartHi ?? 0;
     const lo = this.lo;
@@ -180,7 +198,7 @@ export class Interpreter {
 
   /** The address a BPF_PSEUDO_FUNC load gives for the function at slot `pc`. */
   codeAddress(pc: number): bigint {
-    return this.codeRegion.address(pc * 8);
+    return this.code.address(pc);
   }
 
   /** Stack region of call depth `depth` (0 = the main program's frame). */
@@ -191,7 +209,7 @@ export class Interpreter {
   private fault(kind: FaultKind, pc: number, message: string, address?: bigint, cause?: unknown): BpfFault {
     let text = "";
     try {
-      text = disasmInsn(this.program, pc, { lossless: true });
+      text = pc >= 0 && pc < this.cur.length ? disasmInsn(this.cur.program, pc, { lossless: true }) : "";
     } catch {
       text = "";
     }
@@ -225,6 +243,7 @@ export class Interpreter {
         joinU64(hi[5], lo[5]),
       );
     } catch (e) {
+      if (e instanceof EndOfRun) throw e;
       if (e instanceof MemoryAccessError) {
         throw this.fault("out-of-bounds", pc, `${spec.name}: ${e.message}`, e.address, e);
       }
@@ -232,9 +251,53 @@ export class Interpreter {
       if (e instanceof TsbpfError) throw this.fault("helper", pc, `${spec.name}: ${e.message}`, undefined, e);
       throw this.fault("helper", pc, `${spec.name} failed: ${(e as Error)?.message ?? String(e)}`, undefined, e);
     }
+    // bpf_tail_call does not return to its caller when it succeeds and leaves r0 alone when it
+    // fails (the kernel turns it into an instruction, BPF_JMP | BPF_TAIL_CALL).
+    if (this.tailPending) return;
     const u = BigInt.asUintN(64, r);
     lo[0] = Number(u & 0xffffffffn);
     hi[0] = Number(u >> 32n);
+  }
+
+  private requestTailCall(target: unknown): void {
+    this.tailPending = true;
+    const resolved = target === null || target === undefined ? null : (this.tailCallResolver?.(target) ?? target);
+    const code = resolved instanceof Interpreter ? resolved.code : resolved instanceof LoadedCode ? resolved : null;
+    // A program mapped in another address space cannot run on this one's memory.
+    this.tailTarget = code !== null && this.space.regions[code.codeRegion.id] === code.codeRegion ? code : null;
+  }
+
+  /**
+   * Runs the function at code address `fn` on a new frame with r1..r5 = args and returns its r0;
+   * the caller's registers are restored afterwards (callbacks of bpf_loop and friends).
+   */
+  private callFunction(fn: bigint, args: readonly bigint[]): bigint {
+    const lo = this.lo;
+    const hi = this.hi;
+    const u = BigInt.asUintN(64, fn);
+    const where = resolveCodeAddress(this.space, Number(u >> 32n) | 0, Number(u & 0xffffffffn) | 0);
+    if (where === null) throw new TsbpfError(`callback address 0x${u.toString(16)} is not a BPF function`);
+    const saveLo = lo.slice();
+    const saveHi = hi.slice();
+    for (let r = 1; r <= 5; r++) {
+      const v = BigInt.asUintN(64, args[r - 1] ?? 0n);
+      lo[r] = Number(v & 0xffffffffn);
+      hi[r] = Number(v >> 32n);
+    }
+    const caller = this.cur;
+    const callerDepth = this.depth;
+    this.pushFrame(this.callSite, 0, where.code, where.pc);
+    try {
+      this.execute(where.pc, this.depth, where.code);
+    } finally {
+      this.stackUsed -= this.frameDepth[callerDepth + 1];
+      this.depth = callerDepth;
+      this.cur = caller;
+    }
+    const r0 = joinU64(hi[0], lo[0]);
+    lo.set(saveLo);
+    hi.set(saveHi);
+    return r0;
   }
 
   private callHelper(id: number, pc: number): void {
@@ -259,47 +322,61 @@ export class Interpreter {
       hi[i + 1] = Number(u >> 32n);
     }
     for (const s of this.stacks) s.bytes.fill(0);
-    return this.execute(input.packet ?? null);
+    this.packet = input.packet ?? null;
+    this.cur = this.code;
+    this.depth = 0;
+    this.stackUsed = this.code.depthAt[0];
+    this.frameDepth[0] = this.stackUsed;
+    this.mayGoto[0] = BPF_MAX_LOOPS;
+    this.left = this.budget;
+    this.tailCalls = 0;
+    this.tailPending = false;
+    hi[10] = this.stacks[0].hi;
+    lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
+    try {
+      this.execute(0, 0, this.code);
+    } catch (e) {
+      if (!(e instanceof EndOfRun)) throw e;
+      lo[0] = 0;
+      hi[0] = 0;
+    }
+    return { r0: joinU64(hi[0], lo[0]), insnCount: this.budget - this.left };
   }
 
-  private execute(packet: MemoryRegion | null): RunResult {
+  /** Slot of the helper call being executed, for faults raised by callbacks it starts. */
+  private callSite = 0;
+
+  /**
+   * Executes `code` from `startPc` until an `exit` at call depth `base` (0 for the program,
+   * deeper for a callback), following calls, returns and tail calls on the way.
+   */
+  private execute(startPc: number, base: number, start: LoadedCode): void {
     const lo = this.lo;
     const hi = this.hi;
-    const ops = this.ops;
-    const immA = this.immA;
     const space = this.space;
     const acc = this.acc;
     const trace = this.trace;
-    const stacks = this.stacks;
-
-    // Frame stack: saved r6..r10 (5 pairs), return slot, stack used, may_goto counter.
-    const savedLo = new Int32Array(MAX_CALL_FRAMES * 5);
-    const savedHi = new Int32Array(MAX_CALL_FRAMES * 5);
-    const savedPc = new Int32Array(MAX_CALL_FRAMES);
-    const frameDepth = new Int32Array(MAX_CALL_FRAMES);
-    const mayGoto = new Float64Array(MAX_CALL_FRAMES);
-    let depth = 0;
-    let stackUsed = this.depthAt[0];
-    frameDepth[0] = stackUsed;
-    mayGoto[0] = BPF_MAX_LOOPS;
-    hi[10] = stacks[0].hi;
-    lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
-
-    let left = this.budget;
-    let pc = 0;
+    let code = start;
+    let ops = code.ops;
+    let imm2 = code.imm;
+    let n = code.length;
+    this.cur = code;
+    let left = this.left;
+    let pc = startPc;
     for (;;) {
       if (--left < 0) {
-        if (pc === this.program.length) throw this.fault("bad-insn", pc - 1, "fell off the end of the program");
+        this.left = 0;
+        if (pc === n) throw this.fault("bad-insn", pc - 1, "fell off the end of the program");
         throw this.fault("budget", pc, `instruction budget of ${this.budget} exhausted`);
       }
-      if (trace !== null && pc < this.program.length) trace(pc, this.regView, depth);
+      if (trace !== null && pc < n) trace(pc, this.regView, this.depth);
       const i = pc++;
       const w = ops[i];
       const c = w & 0xff;
       const d = (w >>> 8) & 0xf;
       const s = (w >>> 12) & 0xf;
       const off = w >> 16;
-      const imm = immA[i];
+      const imm = imm2[i];
       switch (c) {
         // ---------------------------------------------------------------- ALU64
         case 0x07: {
@@ -622,8 +699,8 @@ export class Interpreter {
           if (scmp64(hi[d], lo[d], hi[s], lo[s]) <= 0) pc += off;
           continue;
         case 0xe5: // may_goto: jump once the frame's loop budget is spent
-          if (mayGoto[depth] === 0) pc += off;
-          else mayGoto[depth]--;
+          if (this.mayGoto[this.depth] === 0) pc += off;
+          else this.mayGoto[this.depth]--;
           continue;
 
         // ---------------------------------------------------------------- JMP32 (32-bit compares)
@@ -699,72 +776,106 @@ export class Interpreter {
 
         // ---------------------------------------------------------------- calls and exit
         case 0x85: {
-          if (s === 0) {
-            this.callHelper(imm, i);
+          if (s === BPF_PSEUDO_CALL) {
+            const target = pc + imm;
+            this.pushFrame(i, pc, code, target);
+            pc = target;
             continue;
           }
+          this.left = left;
+          this.callSite = i;
           if (s === BPF_PSEUDO_KFUNC_CALL) {
             const spec = this.kfuncs?.byId(imm);
             if (spec === undefined) throw this.fault("bad-call", i, `unknown kfunc with BTF id ${imm}`);
             this.callFn(spec, i);
-            continue;
+          } else {
+            this.callHelper(imm, i);
           }
-          // BPF_PSEUDO_CALL: bpf-to-bpf call.
-          const target = pc + imm;
-          stackUsed = this.pushFrame(i, pc, target, depth, stackUsed, savedLo, savedHi, savedPc, frameDepth);
-          depth++;
-          mayGoto[depth] = BPF_MAX_LOOPS;
-          pc = target;
+          left = this.left;
+          if (this.tailPending) {
+            this.tailPending = false;
+            const t = this.tailTarget;
+            this.tailTarget = null;
+            if (t !== null && this.tailCalls < MAX_TAIL_CALL_CNT) {
+              // The target replaces the running function in its frame; registers stay as they are.
+              this.tailCalls++;
+              this.stackUsed += t.depthAt[0] - this.frameDepth[this.depth];
+              this.frameDepth[this.depth] = t.depthAt[0];
+              this.mayGoto[this.depth] = BPF_MAX_LOOPS;
+              code = t;
+              ops = code.ops;
+              imm2 = code.imm;
+              n = code.length;
+              this.cur = code;
+              pc = 0;
+            }
+          }
           continue;
         }
         case 0x8d: {
-          // callx: a code address from BPF_PSEUDO_FUNC calls a function, a small number a helper.
+          // callx: a code address calls a function, a small number a helper.
           const th = hi[d];
           const tl = lo[d];
-          if (th === this.codeRegion.hi) {
-            const rel = (tl >>> 0) - REGION_LO_BASE;
-            const target = rel / 8;
-            if (rel < 0 || rel % 8 !== 0 || target >= this.program.length || this.depthAt[target] === 0) {
-              throw this.fault("bad-call", i, `callx to 0x${joinU64(th, tl).toString(16)}: not a function entry`);
-            }
-            stackUsed = this.pushFrame(i, pc, target, depth, stackUsed, savedLo, savedHi, savedPc, frameDepth);
-            depth++;
-            mayGoto[depth] = BPF_MAX_LOOPS;
-            pc = target;
-          } else if (th === 0) {
+          if (th === 0) {
+            this.left = left;
+            this.callSite = i;
             this.callHelper(tl >>> 0, i);
-          } else {
-            throw this.fault("bad-call", i, `callx to 0x${joinU64(th, tl).toString(16)}: not a function`);
+            left = this.left;
+            continue;
+          }
+          const where = resolveCodeAddress(space, th, tl);
+          if (where === null) {
+            throw this.fault("bad-call", i, `callx to 0x${joinU64(th, tl).toString(16)}: not a function entry`);
+          }
+          this.pushFrame(i, pc, code, where.pc, where.code);
+          code = where.code;
+          ops = code.ops;
+          imm2 = code.imm;
+          n = code.length;
+          this.cur = code;
+          pc = where.pc;
+          continue;
+        }
+        case 0x95: {
+          const dep = this.depth;
+          if (dep === base) {
+            this.left = left;
+            return;
+          }
+          this.stackUsed -= this.frameDepth[dep];
+          const back = dep - 1;
+          this.depth = back;
+          for (let r = 0; r < 5; r++) {
+            lo[6 + r] = this.savedLo[back * 5 + r];
+            hi[6 + r] = this.savedHi[back * 5 + r];
+          }
+          pc = this.savedPc[back];
+          if (this.savedCode[back] !== code) {
+            code = this.savedCode[back];
+            ops = code.ops;
+            imm2 = code.imm;
+            n = code.length;
+            this.cur = code;
           }
           continue;
         }
-        case 0x95:
-          if (depth === 0) return { r0: joinU64(hi[0], lo[0]), insnCount: this.budget - left };
-          stackUsed -= frameDepth[depth];
-          depth--;
-          for (let r = 0; r < 5; r++) {
-            lo[6 + r] = savedLo[depth * 5 + r];
-            hi[6 + r] = savedHi[depth * 5 + r];
-          }
-          pc = savedPc[depth];
-          continue;
 
         // ---------------------------------------------------------------- LD_IMM64
         case 0x18: {
           pc++;
           if (s === 0) {
             lo[d] = imm;
-            hi[d] = immA[i + 1];
+            hi[d] = imm2[i + 1];
           } else if (s === BPF_PSEUDO_FUNC) {
             const target = i + 1 + imm;
             lo[d] = REGION_LO_BASE + target * 8;
-            hi[d] = this.codeRegion.hi;
+            hi[d] = code.codeRegion.hi;
           } else {
             if (this.ldImm64 === undefined) {
               const what = s === BPF_PSEUDO_BTF_ID ? "BTF id" : `pseudo source ${s}`;
               throw this.fault("bad-insn", i, `ld_imm64 of ${what} ${imm} has no resolver (run it through the loader)`);
             }
-            const u = BigInt.asUintN(64, this.ldImm64(i, s, imm, immA[i + 1]));
+            const u = BigInt.asUintN(64, this.ldImm64(i, s, imm, imm2[i + 1]));
             lo[d] = Number(u & 0xffffffffn);
             hi[d] = Number(u >> 32n);
           }
@@ -774,6 +885,14 @@ export class Interpreter {
         // ---------------------------------------------------------------- LDX
         case 0x61:
           if (!space.resolve(hi[s], lo[s], off, 4, acc)) throw this.memFault(i, hi[s], lo[s], off, 4, false);
+          if (acc.region.load32Hook !== null) {
+            const p = acc.region.load32Hook(acc.offset);
+            if (p !== null) {
+              lo[d] = Number(p & 0xffffffffn);
+              hi[d] = Number(p >> 32n);
+              continue;
+            }
+          }
           lo[d] = acc.region.view.getInt32(acc.offset, true);
           hi[d] = 0;
           continue;
@@ -877,11 +996,10 @@ export class Interpreter {
           const size = c === 0x20 || c === 0x40 ? 4 : c === 0x28 || c === 0x48 ? 2 : 1;
           let off = imm;
           if (c >= 0x40) off = (lo[s] + imm) | 0;
-          const bytes = packet?.bytes;
+          const bytes = this.packet?.bytes;
           if (bytes === undefined || off < 0 || off + size > bytes.length) {
-            lo[0] = 0;
-            hi[0] = 0;
-            return { r0: 0n, insnCount: this.budget - left };
+            this.left = left;
+            throw new EndOfRun();
           }
           lo[0] =
             size === 4
@@ -894,41 +1012,50 @@ export class Interpreter {
         }
 
         default:
-          if (i === this.program.length) throw this.fault("bad-insn", i - 1, "fell off the end of the program");
+          if (i === n) throw this.fault("bad-insn", i - 1, "fell off the end of the program");
           throw this.fault("bad-insn", i, `cannot execute opcode 0x${c.toString(16).padStart(2, "0")}`);
       }
     }
   }
 
+  /**
+   * Enters a new frame for a call at slot `at` (returning to `returnPc` of `returnCode`) into the
+   * function at `target` of `targetCode`: saves r6..r10, checks the kernel's frame and combined
+   * stack limits, points r10 at the new frame's stack.
+   */
   private pushFrame(
     at: number,
     returnPc: number,
+    returnCode: LoadedCode,
     target: number,
-    depth: number,
-    stackUsed: number,
-    savedLo: Int32Array,
-    savedHi: Int32Array,
-    savedPc: Int32Array,
-    frameDepth: Int32Array,
-  ): number {
+    targetCode = returnCode,
+  ): void {
     const lo = this.lo;
     const hi = this.hi;
+    const depth = this.depth;
     if (depth + 1 >= MAX_CALL_FRAMES) {
       throw this.fault("call-depth", at, `the call stack of ${depth + 2} frames is too deep`);
     }
-    const need = this.depthAt[target];
-    if (stackUsed + need > MAX_BPF_STACK) {
-      throw this.fault("stack-size", at, `combined stack size of ${depth + 2} calls is ${stackUsed + need}. Too large`);
+    const need = targetCode.depthAt[target];
+    if (this.stackUsed + need > MAX_BPF_STACK) {
+      throw this.fault(
+        "stack-size",
+        at,
+        `combined stack size of ${depth + 2} calls is ${this.stackUsed + need}. Too large`,
+      );
     }
     for (let r = 0; r < 5; r++) {
-      savedLo[depth * 5 + r] = lo[6 + r];
-      savedHi[depth * 5 + r] = hi[6 + r];
+      this.savedLo[depth * 5 + r] = lo[6 + r];
+      this.savedHi[depth * 5 + r] = hi[6 + r];
     }
-    savedPc[depth] = returnPc;
-    frameDepth[depth + 1] = need;
+    this.savedPc[depth] = returnPc;
+    this.savedCode[depth] = returnCode;
+    this.depth = depth + 1;
+    this.stackUsed += need;
+    this.frameDepth[depth + 1] = need;
+    this.mayGoto[depth + 1] = BPF_MAX_LOOPS;
     hi[10] = this.stacks[depth + 1].hi;
     lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
-    return stackUsed + need;
   }
 }
 

@@ -36,13 +36,31 @@ export type HelperRetType =
   | "ptr-to-alloc-mem-or-null" // RET_PTR_TO_RINGBUF_MEM_OR_NULL
   | "ptr-to-mem-or-null";
 
-/** What a helper or kfunc can reach while it runs. */
+/** What a helper or kfunc can reach while it runs; the engine running the program provides it. */
 export interface HelperEnv {
   /** The program's address space: read and write BPF memory through it (bounds-checked). */
   readonly space: AddressSpace;
   /** Anything the runtime attaches (maps, the current context, output sinks ...). */
   readonly runtime: unknown;
+  /**
+   * Calls the BPF function at `fn` (a BPF_PSEUDO_FUNC code address, as passed to bpf_loop or
+   * bpf_for_each_map_elem) with r1..r5 = `args` on a new frame, and returns its r0. Throws a
+   * BpfFault if the callee faults.
+   */
+  callFunction(fn: bigint, args: readonly bigint[]): bigint;
+  /**
+   * Asks the engine to replace the running program by `target` once the helper returns
+   * (bpf_tail_call). `target` is whatever the runtime stored in the prog array; the engine
+   * resolves it through {@link TailCallResolver}. The helper then returns 0 to be ignored.
+   */
+  requestTailCall(target: unknown): void;
 }
+
+/**
+ * Turns a prog-array entry into something the engine can run. Engines call it when a helper
+ * requested a tail call; it returns null when the entry is not runnable by that engine.
+ */
+export type TailCallResolver = (target: unknown) => unknown;
 
 /**
  * A helper implementation. Arguments are r1..r5 as unsigned 64-bit values; the result becomes r0

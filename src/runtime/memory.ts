@@ -54,6 +54,14 @@ export class MemoryRegion {
   writable: boolean;
   /** False once unmapped: later accesses through stale pointers fault. */
   mapped: boolean;
+  /**
+   * For context regions: 32-bit loads at some offsets yield a 64-bit pointer instead of the
+   * stored bytes, as the kernel's convert_ctx_access turns `skb->data` (a `__u32` field of
+   * `struct __sk_buff`) into a load of the real pointer. Returns null for ordinary offsets.
+   */
+  load32Hook: ((offset: number) => bigint | null) | null;
+  /** What the region stands for, when it is a handle: the map of a map handle, the code of a code region. */
+  owner: unknown;
 
   constructor(id: number, kind: RegionKind, name: string, bytes: Uint8Array, writable: boolean) {
     this.id = id;
@@ -63,6 +71,8 @@ export class MemoryRegion {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.writable = writable;
     this.mapped = true;
+    this.load32Hook = null;
+    this.owner = null;
   }
 
   /** Address of byte `offset` of this region. */

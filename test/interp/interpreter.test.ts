@@ -7,6 +7,7 @@ import { BpfFault, DecodeError } from "../../src/errors.ts";
 import { BPF_MAX_LOOPS, Interpreter, runRawProgram } from "../../src/interp/index.ts";
 import { assemble } from "../../src/isa/asm.ts";
 import { HelperRegistry, KfuncRegistry } from "../../src/runtime/helpers.ts";
+import { AddressSpace } from "../../src/runtime/memory.ts";
 
 const run = (src: string, mem: Uint8Array | null = null, opts = {}) => runRawProgram(assemble(src), mem, opts);
 
@@ -235,4 +236,86 @@ test("malformed programs are refused before they run", () => {
   const p = assemble("if r1 == 0x0 goto +0x0\nexit");
   p.off[0] = 5;
   assert.throws(() => new Interpreter(p), /jump out of range from insn 0 to 6/);
+});
+
+describe("engine services for helpers", () => {
+  test("callFunction runs a BPF callback on a new frame and restores the caller's registers", () => {
+    // A bpf_loop-like helper: calls the callback r2 times with (i, ctx = r3), stops when it returns 1.
+    const helpers = new HelperRegistry().register(181, {
+      name: "loop",
+      args: ["scalar", "ptr-to-func", "anything", "scalar"],
+      ret: "integer",
+      fn: (env, n, fn, ctx) => {
+        let i = 0n;
+        for (; i < n; i++) if (env.callFunction(fn, [i, ctx]) === 1n) return i + 1n;
+        return i;
+      },
+    });
+    const r = run(
+      `
+      *(u64 *)(r10 - 0x8) = 0x0
+      r6 = 0x66
+      r1 = 0xa
+      ld_pseudo r2, 0x4, 0xa
+      r3 = r10
+      r3 += -0x8
+      r4 = 0x0
+      call 0xb5
+      r1 = *(u64 *)(r10 - 0x8)
+      r0 <<= 0x10
+      r0 |= r1
+      r0 += r6
+      exit
+      r3 = *(u64 *)(r2 + 0x0)
+      r3 += r1
+      *(u64 *)(r2 + 0x0) = r3
+      r6 = 0x0
+      r0 = 0x0
+      if r1 != 0x4 goto +0x1
+      r0 = 0x1
+      exit`,
+      null,
+      { helpers },
+    );
+    // 5 iterations (0..4, the fifth returns 1), sum 0+1+2+3+4 = 10, r6 kept by the caller.
+    assert.equal(r.r0, (5n << 16n) + 10n + 0x66n);
+  });
+
+  test("tail calls replace the running program, keep registers, and stop after 33", () => {
+    const space = new AddressSpace();
+    const tail = new HelperRegistry().register(12, {
+      name: "tail_call",
+      args: ["ptr-to-ctx", "const-map-ptr", "scalar"],
+      ret: "integer",
+      fn: (env, _ctx, _map, idx) => {
+        env.requestTailCall(idx === 0n ? null : targets.get(Number(idx)));
+        return 0n;
+      },
+    });
+    const targets = new Map<number, Interpreter>();
+    const opts = { space, helpers: tail };
+    // Program 1 counts its runs in r6 and tail-calls itself; r0 is left alone by a failed tail call.
+    targets.set(1, new Interpreter(assemble("r6 += 0x1\nr0 = r6\nr3 = 0x1\ncall 0xc\nr0 += 0x1000\nexit"), opts));
+    targets.set(2, new Interpreter(assemble("r0 = r7\nr0 += 0x2\nexit"), opts));
+    const main = new Interpreter(assemble("r7 = 0x40\nr3 = 0x2\ncall 0xc\nr0 = 0x99\nexit"), opts);
+    assert.equal(main.run().r0, 0x42n); // jumped to program 2 with r7 intact, never came back
+    const missing = new Interpreter(assemble("r0 = 0x5\nr3 = 0x0\ncall 0xc\nr0 += 0x1\nexit"), opts);
+    assert.equal(missing.run().r0, 6n); // empty slot: falls through, r0 unchanged by the helper
+    const self = new Interpreter(assemble("r6 = 0x0\nr3 = 0x1\ncall 0xc\nexit"), opts);
+    // 1 (from main) + 33 tail calls into program 1; the 34th fails and the last run adds 0x1000.
+    assert.equal(self.run().r0, 33n + 0x1000n);
+  });
+
+  test("a context region's pointer fields read as 64-bit pointers through 32-bit loads", () => {
+    const vm = new Interpreter(
+      assemble(
+        "r2 = *(u32 *)(r1 + 0x4c)\nr3 = *(u32 *)(r1 + 0x50)\nr0 = r3\nr0 -= r2\nr4 = *(u32 *)(r1 + 0x0)\nr0 <<= 0x8\nr0 |= r4\nexit",
+      ),
+    );
+    const pkt = vm.space.map("packet", new Uint8Array(60), { name: "packet" });
+    const ctx = vm.space.map("ctx", new Uint8Array(192), { name: "__sk_buff" });
+    ctx.view.setUint32(0, 0x3c, true);
+    ctx.load32Hook = (off) => (off === 0x4c ? pkt.address(0) : off === 0x50 ? pkt.address(60) : null);
+    assert.equal(vm.run({ args: [ctx.address(0)] }).r0, (60n << 8n) | 0x3cn);
+  });
 });
