@@ -10,8 +10,8 @@ import { type DisasmOptions, disasmProgram } from "../isa/disasm.ts";
 import { decodeProgram } from "../isa/insn.ts";
 import { objdumpListing } from "../object/listing.ts";
 import { parse } from "./args.ts";
+import { readBytes } from "./files.ts";
 import { type Io, writeJson } from "./output.ts";
-import { readBytes } from "./run.ts";
 
 export const DISASM_USAGE = `usage: tsbpf disasm FILE [--alu32] [--lossless] [--json]
 

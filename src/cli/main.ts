@@ -6,13 +6,19 @@ import { BpfFault, TsbpfError, UsageError } from "../errors.ts";
 import { CONFORMANCE_USAGE, conformanceCommand } from "./conformance.ts";
 import { DEMO_USAGE, demoCommand } from "./demo.ts";
 import { DISASM_USAGE, disasmCommand } from "./disasm.ts";
+import { OBJDUMP_USAGE, objdumpCommand } from "./objdump.ts";
 import { type Io, processIo } from "./output.ts";
 import { RUN_USAGE, runCommand } from "./run.ts";
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => number; usage: string; summary: string }> = {
   demo: { run: demoCommand, usage: DEMO_USAGE, summary: "run the bundled example and the conformance suite" },
-  run: { run: runCommand, usage: RUN_USAGE, summary: "run a raw program on the interpreter" },
+  run: { run: runCommand, usage: RUN_USAGE, summary: "run an object's programs (test_run) or a raw program" },
   disasm: { run: disasmCommand, usage: DISASM_USAGE, summary: "disassemble raw bytecode or an ELF object" },
+  objdump: {
+    run: objdumpCommand,
+    usage: OBJDUMP_USAGE,
+    summary: "show an object's maps, programs and source-annotated code",
+  },
   conformance: { run: conformanceCommand, usage: CONFORMANCE_USAGE, summary: "run the bpf_conformance suite" },
 };
 

@@ -16,6 +16,11 @@ export interface Io {
 
 /** The process's stdout/stderr. */
 export function processIo(): Io {
+  // A closed pipe (`tsbpf ... | head`) ends the output quietly, as for any Unix tool.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   return {
     out: (t) => process.stdout.write(t),
     err: (t) => process.stderr.write(t),

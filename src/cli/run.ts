@@ -1,54 +1,40 @@
 /**
- * `tsbpf run`: assembles (or reads) a raw program and runs it on an engine, uBPF style:
- * r1 = the `--mem` bytes, r2 = their length. Prints r0, or with `--json` one JSON object.
+ * `tsbpf run`: runs the programs of a BPF object (run-object.ts), or a raw program given as
+ * assembly or bytecode (run-raw.ts).
  */
-import { readFileSync } from "node:fs";
 import { UsageError } from "../errors.ts";
-import { Interpreter } from "../interp/index.ts";
-import { assemble } from "../isa/asm.ts";
-import { type DecodedProgram, decodeProgram } from "../isa/insn.ts";
-import { HelperRegistry } from "../runtime/helpers.ts";
-import { hexBytes, intOption, parse } from "./args.ts";
-import { type Io, paint, writeJson } from "./output.ts";
-import { formatTrace, recorder, type TraceStep } from "./trace.ts";
+import { intOption, parse } from "./args.ts";
+import type { Io } from "./output.ts";
+import { runObject } from "./run-object.ts";
+import { runRaw } from "./run-raw.ts";
 
-export const RUN_USAGE = `usage: tsbpf run (--asm FILE.s | --raw FILE.bin) [--mem HEX | --mem-file FILE] [--engine interp]
+export { readBytes, readText } from "./files.ts";
+
+export const RUN_USAGE = `usage: tsbpf run OBJ [--prog NAME] [--data FILE | --data-hex HEX] [--ctx FILE] [--repeat N]
+                 [--set MAP:KEY=VALUE ...] [--engine interp] [--budget N] [--json]
+       tsbpf run (--asm FILE.s | --raw FILE.bin) [--mem HEX | --mem-file FILE] [--engine interp]
                  [--budget N] [--trace] [--json]
 
-Runs a raw BPF program: r1 = address of the memory (a private writable copy), r2 = its length.
+Runs the programs of a BPF object (ELF from clang) like \`bpftool prog run\`: BPF_PROG_TEST_RUN
+semantics per program type (tc and socket filters get a struct __sk_buff, XDP a struct xdp_md).
+  OBJ            the object; every program in it runs unless --prog names one
+  --prog NAME    the program (function name) to run
+  --data FILE    the packet (data_in); --data-hex gives it as hex bytes
+  --ctx FILE     ctx_in (struct __sk_buff / struct xdp_md bytes); ctx_out is then printed
+  --repeat N     runs N times on the same context (as test_run's repeat)
+  --set M:K=V    before the run, sets key K of map M to value V (hex bytes, like bpftool map
+                 update); V may be @PROG (a program of the object, for prog arrays) or @MAP;
+                 an empty K for queues and stacks pushes V
+Or runs a raw program: r1 = address of the memory (a private writable copy), r2 = its length.
   --asm FILE     program in llvm-objdump syntax (labels and comments allowed)
   --raw FILE     program as raw 8-byte instruction slots (little-endian)
-  --mem HEX      input memory as hex bytes ("11 22 33" or "112233")
-  --mem-file F   input memory from a file
+  --mem HEX      input memory as hex bytes ("11 22 33" or "112233"); --mem-file F from a file
   --budget N     stop after N instructions (default 100000000)
-  --trace        print every executed instruction and the registers it changed
-  --json         one JSON object: {"r0", "retval", "insns", "engine"[, "trace"]}
+  --trace        (raw programs) print every executed instruction and the registers it changed
+  --json         one JSON object per program run: objects {"prog", "retval", "r0",
+                 "duration_ns", "engine", "data_out", "ctx_out", "insns"}; raw programs
+                 {"r0", "retval", "insns", "engine"[, "trace"]}
 `;
-
-const ENGINES = ["interp"] as const;
-
-/** Reads the program named by --asm or --raw. */
-function loadProgram(asmFile: string | undefined, rawFile: string | undefined): DecodedProgram {
-  if ((asmFile === undefined) === (rawFile === undefined)) throw new UsageError("give exactly one of --asm or --raw");
-  if (asmFile !== undefined) return assemble(readText(asmFile), asmFile);
-  return decodeProgram(readBytes(rawFile as string));
-}
-
-export function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-}
-
-export function readBytes(path: string): Uint8Array {
-  try {
-    return new Uint8Array(readFileSync(path));
-  } catch (e) {
-    throw new UsageError(`cannot read ${path}: ${(e as Error).message}`);
-  }
-}
 
 /** Runs `tsbpf run`; returns the exit code. */
 export function runCommand(argv: string[], io: Io): number {
@@ -57,6 +43,12 @@ export function runCommand(argv: string[], io: Io): number {
     raw: { type: "string" },
     mem: { type: "string" },
     "mem-file": { type: "string" },
+    prog: { type: "string" },
+    data: { type: "string" },
+    "data-hex": { type: "string" },
+    ctx: { type: "string" },
+    repeat: { type: "string" },
+    set: { type: "string", multiple: true },
     engine: { type: "string", default: "interp" },
     budget: { type: "string" },
     trace: { type: "boolean", default: false },
@@ -67,50 +59,45 @@ export function runCommand(argv: string[], io: Io): number {
     io.out(RUN_USAGE);
     return 0;
   }
-  if (positionals.length > 0) {
-    throw new UsageError(
-      `run: unexpected argument "${positionals[0]}" (objects are not supported yet; use --asm or --raw)`,
+  const budget = intOption(values.budget, "budget", 100_000_000);
+  if (positionals.length > 1) throw new UsageError(`give one object, not ${positionals.length}`);
+  if (positionals.length === 1) {
+    if (values.asm !== undefined || values.raw !== undefined)
+      throw new UsageError("give an object or --asm/--raw, not both");
+    for (const opt of ["trace", "mem", "mem-file"] as const) {
+      if (values[opt]) throw new UsageError(`--${opt} applies to --asm/--raw programs`);
+    }
+    return runObject(
+      positionals[0],
+      {
+        prog: values.prog,
+        data: values.data,
+        dataHex: values["data-hex"],
+        ctx: values.ctx,
+        repeat: intOption(values.repeat, "repeat", 1),
+        set: values.set ?? [],
+        budget,
+        json: values.json,
+        engine: values.engine,
+      },
+      io,
     );
   }
-  if (!(ENGINES as readonly string[]).includes(values.engine)) {
-    throw new UsageError(`unknown engine "${values.engine}" (known: ${ENGINES.join(", ")})`);
+  for (const opt of ["prog", "data", "data-hex", "ctx", "repeat", "set"] as const) {
+    if (values[opt] !== undefined) throw new UsageError(`--${opt} applies to objects (tsbpf run OBJ ...)`);
   }
-  if (values.mem !== undefined && values["mem-file"] !== undefined)
-    throw new UsageError("give --mem or --mem-file, not both");
-  const program = loadProgram(values.asm, values.raw);
-  const mem =
-    values.mem !== undefined
-      ? hexBytes(values.mem, "mem")
-      : values["mem-file"] !== undefined
-        ? readBytes(values["mem-file"])
-        : null;
-  const budget = intOption(values.budget, "budget", 100_000_000);
-  const steps: TraceStep[] = [];
-  const rec = values.trace ? recorder(program, steps) : null;
-  const vm = new Interpreter(program, { budget, trace: rec?.hook ?? null, helpers: new HelperRegistry() });
-  let args: bigint[] = [0n, 0n];
-  let packet = null;
-  if (mem !== null) {
-    packet = vm.space.map("mem", mem, { name: "mem" });
-    args = [packet.address(0), BigInt(mem.length)];
-  }
-  const result = vm.run({ args, packet });
-  rec?.finish(result.r0);
-  const r0 = result.r0;
-  const retval = Number(r0 & 0xffffffffn);
-  if (values.json) {
-    writeJson(io, {
-      r0,
-      retval,
-      insns: result.insnCount,
+  if (values.engine !== "interp") throw new UsageError(`unknown engine "${values.engine}" (known: interp)`);
+  return runRaw(
+    {
+      asm: values.asm,
+      raw: values.raw,
+      mem: values.mem,
+      memFile: values["mem-file"],
+      budget,
+      trace: values.trace,
+      json: values.json,
       engine: values.engine,
-      ...(values.trace ? { trace: steps } : {}),
-    });
-    return 0;
-  }
-  if (values.trace) io.out(formatTrace(io, steps));
-  io.out(
-    `${paint(io, "bold", "r0")} = 0x${r0.toString(16)} (${BigInt.asIntN(64, r0)})  retval ${retval}  ${result.insnCount} insns  [${values.engine}]\n`,
+    },
+    io,
   );
-  return 0;
 }

@@ -3,20 +3,22 @@
  * `runRawProgram` for the common "bytes in, r0 out" case (r1 = memory, r2 = its length).
  */
 import type { DecodedProgram } from "../isa/insn.ts";
-import { type InterpOptions, Interpreter, type RunResult } from "./interpreter.ts";
+import { Interpreter } from "./interpreter.ts";
+import type { InterpOptions, RunResult } from "./machine.ts";
 
 export { analyzeFunctions, type FunctionRange, roundUpStackDepth } from "./frames.ts";
+export { Interpreter } from "./interpreter.ts";
 export {
   BPF_MAX_LOOPS,
   DEFAULT_BUDGET,
   type InterpOptions,
-  Interpreter,
+  type LdAbsHook,
   type LdImm64Resolver,
   type RegisterView,
   type RunInput,
   type RunResult,
   type TraceHook,
-} from "./interpreter.ts";
+} from "./machine.ts";
 
 /**
  * Runs a raw program the way bpf_conformance and uBPF do: `mem` (copied, writable) is mapped as

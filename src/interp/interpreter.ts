@@ -1,41 +1,12 @@
-/**
- * The reference interpreter: executes BPF bytecode with the exact semantics of RFC 9669 and the
- * Linux extensions, on the bounds-checked memory model of `runtime/memory.ts`.
- *
- * It plays the role of the kernel's `___bpf_prog_run` (kernel/bpf/core.c), with two deliberate
- * differences: it runs unverified programs too (so every access is checked at run time and an
- * instruction budget bounds every run), and bpf-to-bpf calls run in the same loop with a frame
- * stack instead of recursing.
- *
- * Registers are pairs of int32 words in typed arrays (`lo`, `hi`); see `alu64.ts`. The program is
- * read from the struct-of-arrays `DecodedProgram`, one switch case per opcode, nothing allocated
- * per instruction.
- *
- * Frames: each call depth has its own 512-byte stack region, r10 pointing at its top; a call saves
- * the caller's r6..r10 and return slot; `exit` in a callee restores them. Limits as the kernel:
- * MAX_CALL_FRAMES frames and MAX_BPF_STACK bytes of combined (rounded) stack along the chain.
- */
-import { BpfFault, type FaultKind, TsbpfError } from "../errors.ts";
-import { disasmInsn } from "../isa/disasm.ts";
-import type { DecodedProgram, IsaOptions } from "../isa/insn.ts";
 import {
   BPF_PSEUDO_BTF_ID,
   BPF_PSEUDO_CALL,
   BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL,
   MAX_BPF_STACK,
-  MAX_CALL_FRAMES,
   MAX_TAIL_CALL_CNT,
 } from "../isa/opcodes.ts";
-import type { HelperEnv, HelperRegistry, HelperSpec, KfuncRegistry, TailCallResolver } from "../runtime/helpers.ts";
-import {
-  AddressSpace,
-  joinU64,
-  MemoryAccessError,
-  type MemoryRegion,
-  REGION_LO_BASE,
-  ResolvedAccess,
-} from "../runtime/memory.ts";
+import { joinU64, REGION_LO_BASE } from "../runtime/memory.ts";
 import {
   arsh64,
   bswap16,
@@ -51,261 +22,17 @@ import {
   umod64,
 } from "./alu64.ts";
 import { ATOMIC_BAD_READ, ATOMIC_MISALIGNED, ATOMIC_OK, execAtomic } from "./atomics.ts";
-import { LoadedCode, resolveCodeAddress } from "./code.ts";
-import type { FunctionRange } from "./frames.ts";
+import { type LoadedCode, resolveCodeAddress } from "./code.ts";
 
-/** Initial value of the per-frame may_goto counter (kernel BPF_MAX_LOOPS). */
-export const BPF_MAX_LOOPS = 8 * 1024 * 1024;
-
-/** Default instruction budget of one run. */
-export const DEFAULT_BUDGET = 100_000_000;
-
-/** Read access to the registers for trace hooks. */
-export interface RegisterView {
-  /** Register r`i` as an unsigned 64-bit value. */
-  get(i: number): bigint;
-  /** Low and high words of all registers (read-only by contract). */
-  readonly lo: Int32Array;
-  readonly hi: Int32Array;
-}
-
-/** Called before each instruction executes. */
-export type TraceHook = (pc: number, regs: RegisterView, frame: number) => void;
-
-/**
- * Resolves the value of an LD_IMM64 whose src is a pseudo source the interpreter does not know
- * itself (map fd, map value, BTF id, ...). Returns the 64-bit value to load.
- */
-export type LdImm64Resolver = (pc: number, src: number, imm: number, nextImm: number) => bigint;
-
-/** Options of an interpreter instance. */
-export interface InterpOptions extends IsaOptions {
-  helpers?: HelperRegistry;
-  kfuncs?: KfuncRegistry;
-  /** Maximum instructions per run (default {@link DEFAULT_BUDGET}). */
-  budget?: number;
-  trace?: TraceHook | null;
-  ldImm64?: LdImm64Resolver;
-  /** Whatever helpers should see as `env.runtime`. */
-  runtime?: unknown;
-  /** Address space to map stacks into (a new one by default). */
-  space?: AddressSpace;
-  /** Upper 32 bits of the arena's user address (addr_space_cast to as(1)); default 0. */
-  arenaUserVmStartHi?: number;
-  /** Engine name in faults. */
-  engineName?: string;
-  /**
-   * Turns what bpf_tail_call found in a prog array into a program to run: an `Interpreter` (or
-   * its `LoadedCode`) on the same address space. Without it, entries are taken as such.
-   */
-  tailCalls?: TailCallResolver;
-}
-
-/** Inputs of one run: r1..r5 and the packet LD_ABS/LD_IND read. */
-export interface RunInput {
-  args?: readonly bigint[];
-  /** The region LD_ABS / LD_IND read (the skb's linear data). */
-  packet?: MemoryRegion | null;
-}
-
-/** What a run produced. */
-export interface RunResult {
-  /** Full 64-bit r0, unsigned. */
-  r0: bigint;
-  /** Instructions executed. */
-  insnCount: number;
-}
+import { BPF_MAX_LOOPS, EndOfRun, Machine, type RunInput, type RunResult } from "./machine.ts";
 
 const TWO_32 = 4294967296;
-
-/** Thrown inside the engine when LD_ABS/LD_IND ends the run with r0 = 0. */
-class EndOfRun {}
 
 /**
  * One program, ready to run many times. Construction validates the bytecode (a `DecodeError` for
  * anything malformed), splits it in functions and maps the stack frames.
  */
-export class Interpreter {
-  readonly program: DecodedProgram;
-  readonly space: AddressSpace;
-  readonly functions: readonly FunctionRange[];
-  /** The program in the interpreter's internal form. */
-  readonly code: LoadedCode;
-  private readonly lo = new Int32Array(11);
-  private readonly hi = new Int32Array(11);
-  private readonly stacks: MemoryRegion[] = [];
-  private readonly helpers: HelperRegistry | undefined;
-  private readonly kfuncs: KfuncRegistry | undefined;
-  private readonly budget: number;
-  private readonly trace: TraceHook | null;
-  private readonly ldImm64: LdImm64Resolver | undefined;
-  private readonly tailCallResolver: TailCallResolver | undefined;
-  private readonly env: HelperEnv;
-  private readonly engine: string;
-  private readonly arenaHi: number;
-  private readonly acc = new ResolvedAccess();
-  private readonly regView: RegisterView;
-
-  // ---- state of the current run
-  /** The program whose instructions execute now (differs from `code` after a tail call). */
-  private cur: LoadedCode;
-  /** Current call depth: 0 = the main frame. */
-  private depth = 0;
-  /** Combined (rounded) stack of the frames 0..depth. */
-  private stackUsed = 0;
-  /** Instructions left in the budget (the loop keeps a local copy, synced around calls out). */
-  private left = 0;
-  private tailCalls = 0;
-  private tailPending = false;
-  private tailTarget: LoadedCode | null = null;
-  private packet: MemoryRegion | null = null;
-  // Frame stack: saved r6..r10 (5 pairs), return slot and program, stack used, may_goto counter.
-  private readonly savedLo = new Int32Array(MAX_CALL_FRAMES * 5);
-  private readonly savedHi = new Int32Array(MAX_CALL_FRAMES * 5);
-  private readonly savedPc = new Int32Array(MAX_CALL_FRAMES);
-  private readonly savedCode: LoadedCode[] = [];
-  private readonly frameDepth = new Int32Array(MAX_CALL_FRAMES);
-  private readonly mayGoto = new Float64Array(MAX_CALL_FRAMES);
-
-  constructor(program: DecodedProgram, options: InterpOptions = {}) {
-    this.space = options.space ?? new AddressSpace();
-    this.code = new LoadedCode(program, this.space, options);
-    this.cur = this.code;
-    this.program = program;
-    this.functions = this.code.functions;
-    for (let i = 0; i < MAX_CALL_FRAMES; i++) {
-      this.stacks.push(this.space.map("stack", new Uint8Array(MAX_BPF_STACK), { name: `stack${i}` }));
-      this.savedCode.push(this.code);
-    }
-    this.helpers = options.helpers;
-    this.kfuncs = options.kfuncs;
-    this.budget = options.budget ?? DEFAULT_BUDGET;
-    this.trace = options.trace ?? null;
-    this.ldImm64 = options.ldImm64;
-    this.tailCallResolver = options.tailCalls;
-    this.env = {
-      space: this.space,
-      runtime: options.runtime,
-      callFunction: (fn, args) => this.callFunction(fn, args),
-      requestTailCall: (target) => this.requestTailCall(target),
-    };
-    this.engine = options.engineName ?? "interp";
-    this.arenaHi = options.arenaUserVmStartHi ?? 0;
-    const lo = this.lo;
-    const hi = this.hi;
-    this.regView = { lo, hi, get: (i: number) => joinU64(hi[i], lo[i]) };
-  }
-
-  /** The address a BPF_PSEUDO_FUNC load gives for the function at slot `pc`. */
-  codeAddress(pc: number): bigint {
-    return this.code.address(pc);
-  }
-
-  /** Stack region of call depth `depth` (0 = the main program's frame). */
-  stackRegion(depth: number): MemoryRegion {
-    return this.stacks[depth];
-  }
-
-  private fault(kind: FaultKind, pc: number, message: string, address?: bigint, cause?: unknown): BpfFault {
-    let text = "";
-    try {
-      text = pc >= 0 && pc < this.cur.length ? disasmInsn(this.cur.program, pc, { lossless: true }) : "";
-    } catch {
-      text = "";
-    }
-    return new BpfFault(kind, message, { engine: this.engine, pc, insn: text, address }, { cause });
-  }
-
-  private memFault(pc: number, hi: number, lo: number, off: number, size: number, write: boolean): BpfFault {
-    const addr = BigInt.asUintN(64, joinU64(hi, lo) + BigInt(off));
-    if (this.space.resolve(hi, lo, off, size, this.acc) && write && !this.acc.region.writable) {
-      return this.fault("read-only", pc, `write of ${size} bytes to read-only ${this.acc.region.name}`, addr);
-    }
-    return this.fault(
-      "out-of-bounds",
-      pc,
-      `invalid ${write ? "write" : "read"} of ${size} byte${size === 1 ? "" : "s"} at 0x${addr.toString(16)} (${this.space.describe(addr)})`,
-      addr,
-    );
-  }
-
-  private callFn(spec: HelperSpec, pc: number): void {
-    const lo = this.lo;
-    const hi = this.hi;
-    let r: bigint;
-    try {
-      r = spec.fn(
-        this.env,
-        joinU64(hi[1], lo[1]),
-        joinU64(hi[2], lo[2]),
-        joinU64(hi[3], lo[3]),
-        joinU64(hi[4], lo[4]),
-        joinU64(hi[5], lo[5]),
-      );
-    } catch (e) {
-      if (e instanceof EndOfRun) throw e;
-      if (e instanceof MemoryAccessError) {
-        throw this.fault("out-of-bounds", pc, `${spec.name}: ${e.message}`, e.address, e);
-      }
-      if (e instanceof BpfFault) throw e;
-      if (e instanceof TsbpfError) throw this.fault("helper", pc, `${spec.name}: ${e.message}`, undefined, e);
-      throw this.fault("helper", pc, `${spec.name} failed: ${(e as Error)?.message ?? String(e)}`, undefined, e);
-    }
-    // bpf_tail_call does not return to its caller when it succeeds and leaves r0 alone when it
-    // fails (the kernel turns it into an instruction, BPF_JMP | BPF_TAIL_CALL).
-    if (this.tailPending) return;
-    const u = BigInt.asUintN(64, r);
-    lo[0] = Number(u & 0xffffffffn);
-    hi[0] = Number(u >> 32n);
-  }
-
-  private requestTailCall(target: unknown): void {
-    this.tailPending = true;
-    const resolved = target === null || target === undefined ? null : (this.tailCallResolver?.(target) ?? target);
-    const code = resolved instanceof Interpreter ? resolved.code : resolved instanceof LoadedCode ? resolved : null;
-    // A program mapped in another address space cannot run on this one's memory.
-    this.tailTarget = code !== null && this.space.regions[code.codeRegion.id] === code.codeRegion ? code : null;
-  }
-
-  /**
-   * Runs the function at code address `fn` on a new frame with r1..r5 = args and returns its r0;
-   * the caller's registers are restored afterwards (callbacks of bpf_loop and friends).
-   */
-  private callFunction(fn: bigint, args: readonly bigint[]): bigint {
-    const lo = this.lo;
-    const hi = this.hi;
-    const u = BigInt.asUintN(64, fn);
-    const where = resolveCodeAddress(this.space, Number(u >> 32n) | 0, Number(u & 0xffffffffn) | 0);
-    if (where === null) throw new TsbpfError(`callback address 0x${u.toString(16)} is not a BPF function`);
-    const saveLo = lo.slice();
-    const saveHi = hi.slice();
-    for (let r = 1; r <= 5; r++) {
-      const v = BigInt.asUintN(64, args[r - 1] ?? 0n);
-      lo[r] = Number(v & 0xffffffffn);
-      hi[r] = Number(v >> 32n);
-    }
-    const caller = this.cur;
-    const callerDepth = this.depth;
-    this.pushFrame(this.callSite, 0, where.code, where.pc);
-    try {
-      this.execute(where.pc, this.depth, where.code);
-    } finally {
-      this.stackUsed -= this.frameDepth[callerDepth + 1];
-      this.depth = callerDepth;
-      this.cur = caller;
-    }
-    const r0 = joinU64(hi[0], lo[0]);
-    lo.set(saveLo);
-    hi.set(saveHi);
-    return r0;
-  }
-
-  private callHelper(id: number, pc: number): void {
-    const spec = this.helpers?.get(id);
-    if (spec === undefined) throw this.fault("bad-call", pc, `unknown helper ${id}`);
-    this.callFn(spec, pc);
-  }
-
+export class Interpreter extends Machine {
   /**
    * Runs the program once. r1..r5 come from `input.args` (missing ones are 0); every other
    * register starts at 0 and r10 points at the top of the main frame.
@@ -323,6 +50,7 @@ export class Interpreter {
     }
     for (const s of this.stacks) s.bytes.fill(0);
     this.packet = input.packet ?? null;
+    this.ldAbs = input.ldAbs ?? null;
     this.cur = this.code;
     this.depth = 0;
     this.stackUsed = this.code.depthAt[0];
@@ -342,15 +70,11 @@ export class Interpreter {
     }
     return { r0: joinU64(hi[0], lo[0]), insnCount: this.budget - this.left };
   }
-
-  /** Slot of the helper call being executed, for faults raised by callbacks it starts. */
-  private callSite = 0;
-
   /**
    * Executes `code` from `startPc` until an `exit` at call depth `base` (0 for the program,
    * deeper for a callback), following calls, returns and tail calls on the way.
    */
-  private execute(startPc: number, base: number, start: LoadedCode): void {
+  protected execute(startPc: number, base: number, start: LoadedCode): void {
     const lo = this.lo;
     const hi = this.hi;
     const space = this.space;
@@ -996,6 +720,16 @@ export class Interpreter {
           const size = c === 0x20 || c === 0x40 ? 4 : c === 0x28 || c === 0x48 ? 2 : 1;
           let off = imm;
           if (c >= 0x40) off = (lo[s] + imm) | 0;
+          if (this.ldAbs !== null) {
+            const v = this.ldAbs(off, size);
+            if (v < 0) {
+              this.left = left;
+              throw new EndOfRun();
+            }
+            lo[0] = v;
+            hi[0] = 0;
+            continue;
+          }
           const bytes = this.packet?.bytes;
           if (bytes === undefined || off < 0 || off + size > bytes.length) {
             this.left = left;
@@ -1016,46 +750,6 @@ export class Interpreter {
           throw this.fault("bad-insn", i, `cannot execute opcode 0x${c.toString(16).padStart(2, "0")}`);
       }
     }
-  }
-
-  /**
-   * Enters a new frame for a call at slot `at` (returning to `returnPc` of `returnCode`) into the
-   * function at `target` of `targetCode`: saves r6..r10, checks the kernel's frame and combined
-   * stack limits, points r10 at the new frame's stack.
-   */
-  private pushFrame(
-    at: number,
-    returnPc: number,
-    returnCode: LoadedCode,
-    target: number,
-    targetCode = returnCode,
-  ): void {
-    const lo = this.lo;
-    const hi = this.hi;
-    const depth = this.depth;
-    if (depth + 1 >= MAX_CALL_FRAMES) {
-      throw this.fault("call-depth", at, `the call stack of ${depth + 2} frames is too deep`);
-    }
-    const need = targetCode.depthAt[target];
-    if (this.stackUsed + need > MAX_BPF_STACK) {
-      throw this.fault(
-        "stack-size",
-        at,
-        `combined stack size of ${depth + 2} calls is ${this.stackUsed + need}. Too large`,
-      );
-    }
-    for (let r = 0; r < 5; r++) {
-      this.savedLo[depth * 5 + r] = lo[6 + r];
-      this.savedHi[depth * 5 + r] = hi[6 + r];
-    }
-    this.savedPc[depth] = returnPc;
-    this.savedCode[depth] = returnCode;
-    this.depth = depth + 1;
-    this.stackUsed += need;
-    this.frameDepth[depth + 1] = need;
-    this.mayGoto[depth + 1] = BPF_MAX_LOOPS;
-    hi[10] = this.stacks[depth + 1].hi;
-    lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
   }
 }
 

@@ -25,6 +25,8 @@ export interface MapSpec {
   readonly flags: number;
   /** LIBBPF_PIN_* */
   readonly pinning: number;
+  /** NUMA node to allocate on, used by the kernel only with BPF_F_NUMA_NODE (absent means 0). */
+  readonly numaNode?: number;
   /** map_extra (bloom filter hashes, arena address ...). */
   readonly mapExtra: bigint;
   /** BTF type ids of key and value in the object's BTF (0 when unknown). */
@@ -72,7 +74,7 @@ export interface LineInfo {
 export interface ProgramSpec {
   /** The function symbol's name (`bpftool prog` shows it truncated to 15 chars; we keep it whole). */
   readonly name: string;
-  /** The ELF section it came from (its SEC() name). */
+  /** The ELF section it came from (its SEC() name, without libbpf's `?` prefix: see `autoload`). */
   readonly section: string;
   /** BPF_PROG_TYPE_* derived from the section name as libbpf does. */
   readonly type: number;
@@ -82,6 +84,8 @@ export interface ProgramSpec {
   readonly attachTo: string;
   /** False for `SEC("?...")` programs (libbpf does not autoload them). */
   readonly autoload: boolean;
+  /** BPF_PROG_LOAD prog_flags the section implies (BPF_F_SLEEPABLE for `.s` sections, BPF_F_XDP_HAS_FRAGS for `xdp.frags`). */
+  readonly flags: number;
   /** Relocated instructions: main, then the appended subprograms. */
   readonly insns: DecodedProgram;
   readonly functions: readonly FunctionSpec[];
@@ -101,10 +105,15 @@ export interface ProgramSpec {
 
 /** Everything an object file declares. */
 export interface ObjectSpec {
+  /** libbpf's object name: the file's base name up to its first `.`, at most 15 chars ("" when unknown). */
+  readonly name: string;
   readonly programs: readonly ProgramSpec[];
   readonly maps: readonly MapSpec[];
   readonly license: string;
   readonly kernelVersion: number;
-  /** `.ksyms` externs that are variables (not functions). */
+  /**
+   * `.ksyms` externs that ld_imm64 loads (BPF_PSEUDO_BTF_ID, imm = index here): kernel variables,
+   * and kfuncs whose address is taken (`bpf_ksym_exists`); kfunc calls use {@link ProgramSpec.kfuncs}.
+   */
   readonly ksyms: readonly string[];
 }

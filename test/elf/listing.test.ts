@@ -69,8 +69,9 @@ describe("objdumpListing vs committed llvm-objdump-19 goldens", () => {
   for (const fx of bpf) {
     for (const mode of MODES) {
       const golden = fx.path.replace(/\.o$/, mode.golden);
-      const skipIt = existsSync(golden) ? false : "no golden of this mode next to the object";
-      test(`${fx.rel} (${mode.name})`, { skip: skipIt }, () => {
+      // Goldens exist for the ELF and ISA corpora; every object is also compared live below.
+      if (!existsSync(golden)) continue;
+      test(`${fx.rel} (${mode.name})`, () => {
         const elf = readElf(fx.bytes);
         const got = objdumpListing(elf, { fileName: basename(fx.path), alu32: mode.alu32 });
         assertListing(got, readFileSync(golden, "latin1"), golden, `golden ${mode.name}`);
