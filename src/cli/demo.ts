@@ -12,16 +12,42 @@ import { assemble } from "../isa/asm.ts";
 import { disasmProgram } from "../isa/disasm.ts";
 import { parse } from "./args.ts";
 import { BUNDLED_CONFORMANCE_DIR } from "./conformance.ts";
+import { instantiate, OBJECT_ENGINES, readObjectSpec } from "./objects.ts";
 import { type Io, paint, writeJson } from "./output.ts";
 import { formatTrace, recorder, type TraceStep } from "./trace.ts";
 
 export const DEMO_USAGE = `usage: tsbpf demo [--json]
 
 Assembles, disassembles and runs the bundled examples/primes.s on the reference interpreter,
-then runs the bundled bpf_conformance suite.
+runs the bundled XDP object examples/firewall.o like bpftool prog run, then runs the bundled
+bpf_conformance suite.
 `;
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/primes.s", import.meta.url));
+const FIREWALL = fileURLToPath(new URL("../../examples/firewall.o", import.meta.url));
+
+/** An Ethernet + IPv4 + TCP frame to `port` (54 bytes). */
+function tcpFrame(port: number): Uint8Array {
+  const hex = `020000000002020000000001080045000028000000004006${"0".repeat(4)}0a0000020a000001c000${port
+    .toString(16)
+    .padStart(4, "0")}00000000000000005000000000000000`;
+  return Uint8Array.from(hex.match(/../g) ?? [], (h) => Number.parseInt(h, 16));
+}
+
+/**
+ * The bundled XDP firewall as `bpftool prog loadall` + `map update` + `prog run` would drive it:
+ * port 22 blocked, one SSH packet, then an HTTP packet with repeat 4. On this project's x86-64
+ * Linux 6.18 machine the kernel returns 1 (XDP_DROP) and 2 (XDP_PASS), and leaves the verdict
+ * counters at {1: 1, 2: 4}.
+ */
+function firewallDemo() {
+  const obj = instantiate(readObjectSpec(FIREWALL), OBJECT_ENGINES.interp);
+  obj.setMapEntry("blocked", "1600", "01");
+  const ssh = obj.testRun("firewall", { dataIn: tcpFrame(22) });
+  const http = obj.testRun("firewall", { dataIn: tcpFrame(80), repeat: 4 });
+  const counters = obj.dumpMap("verdicts").map((e) => Number(BigInt(`0x${e.value.match(/../g)?.reverse().join("")}`)));
+  return { ssh: ssh.retval, http: http.retval, counters, program: obj.programs[0].spec };
+}
 
 /** Runs `tsbpf demo`; returns the exit code. */
 export function demoCommand(argv: string[], io: Io): number {
@@ -56,6 +82,7 @@ export function demoCommand(argv: string[], io: Io): number {
     fault = e.message;
   }
 
+  const fw = firewallDemo();
   const suite = runConformanceDir(BUNDLED_CONFORMANCE_DIR, conformanceEngine("interp"));
 
   if (values.json) {
@@ -65,6 +92,7 @@ export function demoCommand(argv: string[], io: Io): number {
       run: { input: "n = 100", r0: result.r0, insns: result.insnCount, ns },
       fault,
       trace: steps,
+      firewall: { ssh: fw.ssh, http: fw.http, verdicts: fw.counters },
       conformance: { engine: suite.engine, passed: suite.passed, failed: suite.failed },
     });
     return suite.failed === 0 ? 0 : 1;
@@ -76,10 +104,20 @@ export function demoCommand(argv: string[], io: Io): number {
   io.out(`   r0 = ${result.r0}   (${result.insnCount} BPF instructions in ${(ns / 1e3).toFixed(0)} µs)\n`);
   io.out(`\n${h("3. trace")} of the same run with a 12-instruction budget:\n`);
   io.out(`${formatTrace(io, steps)}   ${paint(io, "yellow", `BpfFault: ${fault}`)}\n`);
-  io.out(`\n${h("4. bpf_conformance")} (${suite.results.length} programs, engine ${suite.engine}):\n`);
+  io.out(`\n${h("4. examples/firewall.o")}, an XDP program from clang, loaded as libbpf does:\n`);
+  io.out(
+    `   ${fw.program.name} (${fw.program.section}), ${fw.program.insns.length} insns, functions ${fw.program.functions.map((f) => f.name).join(", ")}\n`,
+  );
+  io.out(
+    `   blocked[22] = 1; TCP to port 22 -> retval ${fw.ssh} (XDP_DROP); to port 80, repeat 4 -> retval ${fw.http} (XDP_PASS)\n`,
+  );
+  io.out(
+    `   verdicts map: ${fw.counters.map((n, i) => `${i}: ${n}`).join(", ")}   (the real kernel: 1 and 2, {1: 1, 2: 4})\n`,
+  );
+  io.out(`\n${h("5. bpf_conformance")} (${suite.results.length} programs, engine ${suite.engine}):\n`);
   io.out(`   ${paint(io, suite.failed === 0 ? "green" : "red", `${suite.passed} passed, ${suite.failed} failed`)}\n`);
   io.out(
-    `\nNext: tsbpf run --asm examples/primes.s --mem "64 00 00 00" --trace | tsbpf conformance | tsbpf disasm FILE.o\n`,
+    `\nNext: tsbpf run --asm examples/primes.s --mem "64 00 00 00" --trace | tsbpf objdump examples/firewall.o | tsbpf conformance\n`,
   );
   return suite.failed === 0 ? 0 : 1;
 }
