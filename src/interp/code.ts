@@ -6,6 +6,7 @@
  * Several `LoadedCode`s can live in one address space: tail calls switch from one to another,
  * and a code address names its program through the region's `owner`.
  */
+import { DecodeError } from "../errors.ts";
 import { type DecodedProgram, type IsaOptions, validateProgram } from "../isa/insn.ts";
 import { type AddressSpace, type MemoryRegion, REGION_HI_BASE, REGION_LO_BASE } from "../runtime/memory.ts";
 import { analyzeFunctions, type FunctionRange } from "./frames.ts";
@@ -31,8 +32,15 @@ export class LoadedCode {
   readonly depthAt: Int32Array;
   /** The region whose addresses are this program's code addresses (slot * 8); it has no bytes. */
   readonly codeRegion: MemoryRegion;
+  /** Entry slot of the exception callback; -1 for the default one (`r0 = r1; exit`). */
+  readonly exceptionCallback: number;
 
-  constructor(program: DecodedProgram, space: AddressSpace, options: IsaOptions = {}, name = "code") {
+  constructor(
+    program: DecodedProgram,
+    space: AddressSpace,
+    options: IsaOptions & { exceptionCallback?: number } = {},
+    name = "code",
+  ) {
     validateProgram(program, options);
     this.program = program;
     const n = program.length;
@@ -43,11 +51,16 @@ export class LoadedCode {
       this.ops[i] = program.code[i] | (program.dst[i] << 8) | (program.src[i] << 12) | (program.off[i] << 16);
     }
     this.imm = program.imm;
-    this.functions = analyzeFunctions(program);
+    const cb = options.exceptionCallback ?? -1;
+    this.functions = analyzeFunctions(program, cb >= 0 && cb < n ? [cb] : []);
     this.depthAt = new Int32Array(n + 1);
     for (const f of this.functions) this.depthAt[f.start] = f.stackDepth;
     this.codeRegion = space.map("code", new Uint8Array(0), { name, writable: false });
     this.codeRegion.owner = this;
+    if (cb !== -1 && !this.isFunctionEntry(cb)) {
+      throw new DecodeError(cb, "the exception callback is not the entry of a function");
+    }
+    this.exceptionCallback = cb;
   }
 
   /** The address of slot `pc` (what a BPF_PSEUDO_FUNC load of that function gives). */

@@ -36,9 +36,12 @@ export interface FunctionRange {
   readonly stackDepth: number;
 }
 
-/** Entry slots of every function: 0, every pseudo-call target and every BPF_PSEUDO_FUNC target. */
-export function functionEntries(p: DecodedProgram): number[] {
-  const entries = new Set<number>([0]);
+/**
+ * Entry slots of every function: 0, every pseudo-call target, every BPF_PSEUDO_FUNC target, and
+ * `extra` ones known from elsewhere (an exception callback nothing calls).
+ */
+export function functionEntries(p: DecodedProgram, extra: readonly number[] = []): number[] {
+  const entries = new Set<number>([0, ...extra]);
   for (let pc = 0; pc < p.length; pc++) {
     const code = p.code[pc];
     if (code === (BPF_JMP | BPF_CALL) && p.src[pc] === BPF_PSEUDO_CALL) entries.add(pc + 1 + p.imm[pc]);
@@ -56,8 +59,8 @@ export function roundUpStackDepth(depth: number): number {
 }
 
 /** Splits the program into functions and estimates each one's stack depth. */
-export function analyzeFunctions(p: DecodedProgram): FunctionRange[] {
-  const entries = functionEntries(p);
+export function analyzeFunctions(p: DecodedProgram, extraEntries: readonly number[] = []): FunctionRange[] {
+  const entries = functionEntries(p, extraEntries);
   const out: FunctionRange[] = [];
   for (let i = 0; i < entries.length; i++) {
     const start = entries[i];

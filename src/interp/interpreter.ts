@@ -24,7 +24,7 @@ import {
 import { ATOMIC_BAD_READ, ATOMIC_MISALIGNED, ATOMIC_OK, execAtomic } from "./atomics.ts";
 import { type LoadedCode, resolveCodeAddress } from "./code.ts";
 
-import { BPF_MAX_LOOPS, EndOfRun, Machine, type RunInput, type RunResult } from "./machine.ts";
+import { BPF_MAX_LOOPS, BpfThrow, EndOfRun, Machine, type RunInput, type RunResult } from "./machine.ts";
 
 const TWO_32 = 4294967296;
 
@@ -59,6 +59,8 @@ export class Interpreter extends Machine {
     this.left = this.budget;
     this.tailCalls = 0;
     this.tailPending = false;
+    this.throwPending = false;
+    this.frameMain[0] = 1;
     hi[10] = this.stacks[0].hi;
     lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
     try {
@@ -523,6 +525,7 @@ export class Interpreter extends Machine {
             if (t !== null && this.tailCalls < MAX_TAIL_CALL_CNT) {
               // The target replaces the running function in its frame; registers stay as they are.
               this.tailCalls++;
+              this.frameMain[this.depth] = 1;
               this.stackUsed += t.depthAt[0] - this.frameDepth[this.depth];
               this.frameDepth[this.depth] = t.depthAt[0];
               this.mayGoto[this.depth] = BPF_MAX_LOOPS;
@@ -533,6 +536,57 @@ export class Interpreter extends Machine {
               this.cur = code;
               pc = 0;
             }
+          }
+          if (this.throwPending) {
+            // bpf_throw: abandon every frame above the boundary and run its exception callback
+            // there, with r1 = cookie and r10 = the boundary's frame pointer.
+            this.throwPending = false;
+            const b = this.throwBoundary();
+            if (b < base) {
+              this.left = left;
+              throw new BpfThrow(this.throwCookie);
+            }
+            const bcode = b === this.depth ? code : this.savedCode[b];
+            for (let dep = this.depth; dep > b; dep--) this.stackUsed -= this.frameDepth[dep];
+            this.depth = b;
+            const u = this.throwCookie;
+            hi[10] = this.stacks[b].hi;
+            lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
+            const cb = bcode.exceptionCallback;
+            if (cb >= 0) {
+              lo[1] = Number(u & 0xffffffffn);
+              hi[1] = Number(u >> 32n);
+              this.stackUsed += bcode.depthAt[cb] - this.frameDepth[b];
+              this.frameDepth[b] = bcode.depthAt[cb];
+              this.mayGoto[b] = BPF_MAX_LOOPS;
+              code = bcode;
+              ops = code.ops;
+              imm2 = code.imm;
+              n = code.length;
+              this.cur = code;
+              pc = cb;
+              continue;
+            }
+            // The verifier's default callback, `r0 = r1; exit`, returns the cookie from the boundary.
+            lo[0] = Number(u & 0xffffffffn);
+            hi[0] = Number(u >> 32n);
+            if (b === base) {
+              this.left = left;
+              return;
+            }
+            this.stackUsed -= this.frameDepth[b];
+            const back = b - 1;
+            this.depth = back;
+            for (let r = 0; r < 5; r++) {
+              lo[6 + r] = this.savedLo[back * 5 + r];
+              hi[6 + r] = this.savedHi[back * 5 + r];
+            }
+            pc = this.savedPc[back];
+            code = this.savedCode[back];
+            ops = code.ops;
+            imm2 = code.imm;
+            n = code.length;
+            this.cur = code;
           }
           continue;
         }

@@ -49,6 +49,8 @@ export type LdImm64Resolver = (pc: number, src: number, imm: number, nextImm: nu
 
 /** Options of an interpreter instance. */
 export interface InterpOptions extends IsaOptions {
+  /** Entry slot of the program's exception callback; -1 (default) for the verifier's default one. */
+  exceptionCallback?: number;
   helpers?: HelperRegistry;
   kfuncs?: KfuncRegistry;
   /** Maximum instructions per run (default {@link DEFAULT_BUDGET}). */
@@ -100,6 +102,18 @@ const _TWO_32 = 4294967296;
 /** Thrown inside the engine when LD_ABS/LD_IND ends the run with r0 = 0. */
 export class EndOfRun {}
 
+/**
+ * A bpf_throw on its way to an exception boundary outside the running instruction loop (through
+ * a callback's nested loop). Control flow, not a failure: it is no TsbpfError and never leaves
+ * the engine.
+ */
+export class BpfThrow {
+  readonly cookie: bigint;
+  constructor(cookie: bigint) {
+    this.cookie = cookie;
+  }
+}
+
 /** Machine state of one program; see {@link Interpreter} for the instruction loop. */
 export abstract class Machine {
   readonly program: DecodedProgram;
@@ -134,6 +148,10 @@ export abstract class Machine {
   protected tailCalls = 0;
   protected tailPending = false;
   protected tailTarget: LoadedCode | null = null;
+  protected throwPending = false;
+  protected throwCookie = 0n;
+  /** 1 where the frame runs a main program (depth 0, and frames a tail call replaced). */
+  protected readonly frameMain = new Uint8Array(MAX_CALL_FRAMES);
   protected packet: MemoryRegion | null = null;
   protected ldAbs: LdAbsHook | null = null;
   // Frame stack: saved r6..r10 (5 pairs), return slot and program, stack used, may_goto counter.
@@ -165,6 +183,10 @@ export abstract class Machine {
       runtime: options.runtime,
       callFunction: (fn, args) => this.callFunction(fn, args),
       requestTailCall: (target) => this.requestTailCall(target),
+      throwException: (cookie) => {
+        this.throwPending = true;
+        this.throwCookie = BigInt.asUintN(64, cookie);
+      },
     };
     this.engine = options.engineName ?? "interp";
     this.arenaHi = options.arenaUserVmStartHi ?? 0;
@@ -221,6 +243,12 @@ export abstract class Machine {
       );
     } catch (e) {
       if (e instanceof EndOfRun) throw e;
+      if (e instanceof BpfThrow) {
+        // A throw a callback's loop could not take to its boundary: this loop will.
+        this.throwPending = true;
+        this.throwCookie = e.cookie;
+        return;
+      }
       if (e instanceof MemoryAccessError) {
         throw this.fault("out-of-bounds", pc, `${spec.name}: ${e.message}`, e.address, e);
       }
@@ -230,7 +258,7 @@ export abstract class Machine {
     }
     // bpf_tail_call does not return to its caller when it succeeds and leaves r0 alone when it
     // fails (the kernel turns it into an instruction, BPF_JMP | BPF_TAIL_CALL).
-    if (this.tailPending) return;
+    if (this.tailPending || this.throwPending) return;
     const u = BigInt.asUintN(64, r);
     lo[0] = Number(u & 0xffffffffn);
     hi[0] = Number(u >> 32n);
@@ -318,12 +346,23 @@ export abstract class Machine {
     }
     this.savedPc[depth] = returnPc;
     this.savedCode[depth] = returnCode;
+    this.frameMain[depth + 1] = 0;
     this.depth = depth + 1;
     this.stackUsed += need;
     this.frameDepth[depth + 1] = need;
     this.mayGoto[depth + 1] = BPF_MAX_LOOPS;
     hi[10] = this.stacks[depth + 1].hi;
     lo[10] = REGION_LO_BASE + MAX_BPF_STACK;
+  }
+
+  /**
+   * The exception boundary of a throw at the current depth: the deepest frame that runs a main
+   * program, as bpf_stack_walker skips subprogram frames (kernel/bpf/helpers.c).
+   */
+  protected throwBoundary(): number {
+    let d = this.depth;
+    while (d > 0 && this.frameMain[d] === 0) d--;
+    return d;
   }
 
   /**

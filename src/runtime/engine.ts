@@ -28,6 +28,11 @@ export interface EngineOptions {
   readonly runtime: unknown;
   /** Instruction budget of one run (the engine's default when absent). */
   readonly budget?: number;
+  /**
+   * Slot of the program's exception callback (the function its `exception_callback:` decl tag
+   * names); absent or -1: the verifier's default callback, which returns the cookie.
+   */
+  readonly exceptionCallback?: number;
 }
 
 /** One run's inputs: r1..r5, and how LD_ABS / LD_IND read the packet. */

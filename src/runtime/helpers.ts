@@ -54,6 +54,12 @@ export interface HelperEnv {
    * resolves it through {@link TailCallResolver}. The helper then returns 0 to be ignored.
    */
   requestTailCall(target: unknown): void;
+  /**
+   * bpf_throw: unwinds every frame up to the nearest main-program frame (the exception
+   * boundary) and runs its exception callback with `cookie`; the callback's r0 becomes that
+   * program's return value. The engine takes over when the kfunc returns: it never resumes.
+   */
+  throwException(cookie: bigint): void;
 }
 
 /**

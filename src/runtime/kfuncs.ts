@@ -7,9 +7,18 @@
  */
 import { KfuncRegistry } from "./helpers.ts";
 
-/** A registry with bpf_rcu_read_lock/unlock, bpf_cast_to_kern_ctx and bpf_rdonly_cast. */
+/** A registry with bpf_throw, bpf_rcu_read_lock/unlock, bpf_cast_to_kern_ctx and bpf_rdonly_cast. */
 export function defaultKfuncs(): KfuncRegistry {
   return new KfuncRegistry()
+    .register({
+      name: "bpf_throw",
+      args: ["scalar"],
+      ret: "void",
+      fn: (env, cookie) => {
+        env.throwException(cookie);
+        return 0n;
+      },
+    })
     .register({ name: "bpf_rcu_read_lock", args: [], ret: "void", fn: () => 0n })
     .register({ name: "bpf_rcu_read_unlock", args: [], ret: "void", fn: () => 0n })
     .register({ name: "bpf_cast_to_kern_ctx", args: ["ptr-to-ctx"], ret: "integer", fn: (_env, obj) => obj })

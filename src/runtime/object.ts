@@ -189,6 +189,7 @@ export class BpfObject {
         tailCalls,
         runtime,
         budget: options.budget,
+        exceptionCallback: exceptionCallbackOf(p),
       });
       const prog = new BpfProgram(p, programs.length + 1, runtime, engine, this.space, helpers);
       byId.set(prog.id, prog);
@@ -368,4 +369,20 @@ export class BpfObject {
   tracePipe(): string {
     return this.host.tracePipe();
   }
+}
+
+/**
+ * The entry slot of the function a program's `exception_callback:NAME` decl tag names, or -1
+ * when it has none (a throw then runs the verifier's default callback, which returns the cookie).
+ */
+export function exceptionCallbackOf(p: ProgramSpec): number {
+  const prefix = "exception_callback:";
+  const tags = p.declTags.filter((t) => t.startsWith(prefix));
+  if (tags.length === 0) return -1;
+  if (tags.length > 1) throw new LoadError("multiple exception callback tags for main subprog", { section: p.section });
+  const name = tags[0].slice(prefix.length);
+  const f = p.functions.find((fn) => fn.name === name);
+  if (f === undefined)
+    throw new LoadError(`exception callback '${name}' could not be found in BTF`, { section: p.section });
+  return f.start;
 }

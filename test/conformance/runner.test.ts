@@ -101,7 +101,13 @@ describe("conformance helpers and engines", () => {
   test("helper 5 returns r1", () => {
     const h = conformanceHelpers().get(CONFORMANCE_HELPER_ID);
     assert.ok(h);
-    const env = { space: undefined as never, runtime: undefined, callFunction: () => 0n, requestTailCall: () => {} };
+    const env = {
+      space: undefined as never,
+      runtime: undefined,
+      callFunction: () => 0n,
+      requestTailCall: () => {},
+      throwException: () => {},
+    };
     assert.equal(h.fn(env, 42n, 1n, 2n, 3n, 4n), 42n);
   });
 
