@@ -143,6 +143,30 @@ export class BpfFault extends TsbpfError {
   }
 }
 
+/**
+ * A program the verifier rejects, as the kernel's BPF_PROG_LOAD fails with its verifier log:
+ * `insn` is the instruction being checked when it failed (-1 for whole-program checks), `log`
+ * every line the verifier printed, the last one being the reason (the kernel's own text).
+ */
+export class VerifierError extends TsbpfError {
+  readonly insn: number;
+  readonly log: readonly string[];
+  /** The errno the kernel returns (EINVAL, EACCES, E2BIG, ENOTSUPP ...), positive. */
+  readonly errno: number;
+  constructor(insn: number, log: readonly string[], errno: number, options?: { cause?: unknown }) {
+    const reason = log.length > 0 ? log[log.length - 1] : "verification failed";
+    super(insn >= 0 ? `verifier: insn ${insn}: ${reason}` : `verifier: ${reason}`, options);
+    this.insn = insn;
+    this.log = log;
+    this.errno = errno;
+  }
+
+  /** The last line of the log: the kernel's reason for the rejection. */
+  get reason(): string {
+    return this.log.length > 0 ? this.log[this.log.length - 1] : "";
+  }
+}
+
 /** Bad command-line usage; the CLI prints the message and exits 2. */
 export class UsageError extends TsbpfError {}
 

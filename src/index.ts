@@ -8,9 +8,9 @@
  * runnable programs.
  */
 import { Interpreter } from "./interp/index.ts";
-import { type LoadOptions, loadObjectSpec } from "./object/loader.ts";
+import type { LoadOptions } from "./object/loader.ts";
 import type { EngineFactory } from "./runtime/engine.ts";
-import { BpfObject, type ObjectOptions } from "./runtime/object.ts";
+import { BpfObject, type ObjectOptions, openObjectSpec } from "./runtime/object.ts";
 
 export * from "./btf/index.ts";
 export { type DataFile, parseDataFile } from "./conformance/datafile.ts";
@@ -32,9 +32,18 @@ export * from "./isa/index.ts";
 export * from "./object/index.ts";
 export type { EngineFactory, ProgramEngine } from "./runtime/engine.ts";
 export * from "./runtime/helpers.ts";
+export { bundledKernelBtf, loadKernelBtf } from "./runtime/kernel-btf/index.ts";
 export * as maps from "./runtime/maps/index.ts";
 export * from "./runtime/memory.ts";
-export { BpfObject, BpfProgram, type HexEntry, type ObjectOptions, parseHex, toHex } from "./runtime/object.ts";
+export {
+  BpfObject,
+  BpfProgram,
+  type HexEntry,
+  type ObjectOptions,
+  openObjectSpec,
+  parseHex,
+  toHex,
+} from "./runtime/object.ts";
 export { TestRunError, type TestRunOptions, type TestRunResult } from "./runtime/test-run.ts";
 
 /** The reference interpreter as a runtime engine. */
@@ -45,5 +54,5 @@ export const interpreterEngine: EngineFactory = (program, options) => new Interp
  * would: maps created and filled, programs ready for `testRun`.
  */
 export function openObject(bytes: Uint8Array, options: LoadOptions & Partial<ObjectOptions> = {}): BpfObject {
-  return BpfObject.load(loadObjectSpec(bytes, options), { engine: interpreterEngine, ...options });
+  return BpfObject.load(openObjectSpec(bytes, options), { engine: interpreterEngine, ...options });
 }

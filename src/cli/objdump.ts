@@ -20,7 +20,7 @@ import { parse } from "./args.ts";
 import { readObjectSpec } from "./objects.ts";
 import { type Io, paint, writeJson } from "./output.ts";
 
-export const OBJDUMP_USAGE = `usage: tsbpf objdump OBJ [--prog NAME] [--json]
+export const OBJDUMP_USAGE = `usage: tsbpf objdump OBJ [--prog NAME] [--btf PATH] [--json]
 
 Shows an object as libbpf loads it: maps, programs (type, functions, helpers, kfuncs, maps) and
 each program's relocated instructions with the source lines from BTF.
@@ -71,6 +71,7 @@ function listing(spec: ObjectSpec, p: ProgramSpec) {
 export function objdumpCommand(argv: string[], io: Io): number {
   const { values, positionals } = parse(argv, {
     prog: { type: "string" },
+    btf: { type: "string" },
     json: { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false },
   });
@@ -79,7 +80,7 @@ export function objdumpCommand(argv: string[], io: Io): number {
     return 0;
   }
   if (positionals.length !== 1) throw new UsageError("give exactly one OBJ");
-  const spec = readObjectSpec(positionals[0]);
+  const spec = readObjectSpec(positionals[0], values.btf);
   const programs = values.prog === undefined ? spec.programs : spec.programs.filter((p) => p.name === values.prog);
   if (programs.length === 0) throw new UsageError(`no program named ${values.prog}`);
   const mapInfo = spec.maps.map((m, i) => ({

@@ -20,6 +20,8 @@ export interface ObjectRunOptions {
   budget: number;
   json: boolean;
   engine: string;
+  /** Target BTF for CO-RE (default: the bundled 6.12.117 BTF). */
+  btf?: string;
 }
 
 /** `MAP:KEY=VALUE` → its parts (KEY may be empty for queues and stacks). */
@@ -42,7 +44,7 @@ export function runObject(path: string, o: ObjectRunOptions, io: Io): number {
     throw new UsageError(`unknown engine "${o.engine}" (known: ${Object.keys(OBJECT_ENGINES).join(", ")})`);
   if (o.data !== undefined && o.dataHex !== undefined) throw new UsageError("give --data or --data-hex, not both");
   const sets = o.set.map(parseSet);
-  const spec = readObjectSpec(path);
+  const spec = readObjectSpec(path, o.btf);
   const obj = instantiate(spec, engine, o.budget);
   for (const s of sets) obj.setMapEntry(s.map, s.key, s.value);
   const programs = o.prog === undefined ? obj.programs : [obj.program(o.prog)];

@@ -11,7 +11,7 @@ import { runRaw } from "./run-raw.ts";
 export { readBytes, readText } from "./files.ts";
 
 export const RUN_USAGE = `usage: tsbpf run OBJ [--prog NAME] [--data FILE | --data-hex HEX] [--ctx FILE] [--repeat N]
-                 [--set MAP:KEY=VALUE ...] [--engine interp] [--budget N] [--json]
+                 [--set MAP:KEY=VALUE ...] [--btf PATH] [--engine interp] [--budget N] [--json]
        tsbpf run (--asm FILE.s | --raw FILE.bin) [--mem HEX | --mem-file FILE] [--engine interp]
                  [--budget N] [--trace] [--json]
 
@@ -25,6 +25,8 @@ semantics per program type (tc and socket filters get a struct __sk_buff, XDP a 
   --set M:K=V    before the run, sets key K of map M to value V (hex bytes, like bpftool map
                  update); V may be @PROG (a program of the object, for prog arrays) or @MAP;
                  an empty K for queues and stacks pushes V
+  --btf PATH     target BTF for CO-RE relocations (default: the bundled BTF of the modelled
+                 kernel, Linux 6.12.117; e.g. /sys/kernel/btf/vmlinux)
 Or runs a raw program: r1 = address of the memory (a private writable copy), r2 = its length.
   --asm FILE     program in llvm-objdump syntax (labels and comments allowed)
   --raw FILE     program as raw 8-byte instruction slots (little-endian)
@@ -49,6 +51,7 @@ export function runCommand(argv: string[], io: Io): number {
     ctx: { type: "string" },
     repeat: { type: "string" },
     set: { type: "string", multiple: true },
+    btf: { type: "string" },
     engine: { type: "string", default: "interp" },
     budget: { type: "string" },
     trace: { type: "boolean", default: false },
@@ -79,11 +82,12 @@ export function runCommand(argv: string[], io: Io): number {
         budget,
         json: values.json,
         engine: values.engine,
+        btf: values.btf,
       },
       io,
     );
   }
-  for (const opt of ["prog", "data", "data-hex", "ctx", "repeat", "set"] as const) {
+  for (const opt of ["prog", "data", "data-hex", "ctx", "repeat", "set", "btf"] as const) {
     if (values[opt] !== undefined) throw new UsageError(`--${opt} applies to objects (tsbpf run OBJ ...)`);
   }
   if (values.engine !== "interp") throw new UsageError(`unknown engine "${values.engine}" (known: interp)`);

@@ -7,7 +7,8 @@
  *
  * For each `.BTF.ext` core_relo section, in file order, and each record in order (one candidate
  * cache for the whole object, as libbpf's `cand_cache`, so earlier relocations prune the
- * candidates of later ones exactly as there):
+ * candidates of later ones exactly as there; the parser merges entries of one section name,
+ * which clang never writes twice, and libbpf would visit apart):
  *   - the ELF section is the first one of that name (`elf_sec_by_name`); the function is the one
  *     whose slots hold the instruction (`find_prog_by_sec_insn`). No function: skipped (libbpf:
  *     "belonging to eliminated weak subprogram"); no section of that name, likewise;
@@ -53,7 +54,8 @@ export function relocateCore(state: ObjectState, ext: BtfExt | null, target: Btf
   if (target === undefined) {
     const sections = [...ext.sections.values()].filter((s) => s.coreRelos.length > 0).map((s) => `'${s.name}'`);
     throw new LoadError(
-      `${count} CO-RE relocation${count === 1 ? "" : "s"} (in ${sections.join(", ")}) need the target kernel's BTF, ` +
+      `${count} CO-RE relocation${count === 1 ? "" : "s"} (in ${sections.join(", ")}) ` +
+        `need${count === 1 ? "s" : ""} the target kernel's BTF, ` +
         `and none was given: ${NO_KERNEL_BTF} (libbpf: "Error loading vmlinux BTF: -ESRCH"); pass targetBtf`,
     );
   }

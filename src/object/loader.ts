@@ -9,18 +9,19 @@
  * .BTF.ext (src/btf), externs (externs.ts, `bpf_object__collect_externs`), DATASEC fixups
  * (btfinfo.ts, `bpf_object_fixup_btf`), maps (maps.ts, `bpf_object__init_maps`), program types
  * (sections.ts, `bpf_object_init_progs`), relocations (collect.ts and maps.ts,
- * `bpf_object__collect_relos`), and per program linking (relocate.ts). Everything that depends
- * on a kernel — map fds, kfunc BTF ids, kernel version, CPU count — is left to the runtime, so
- * the same bytes always give the same spec.
+ * `bpf_object__collect_relos`), CO-RE (core.ts, `bpf_object__relocate_core`) and per program
+ * linking (relocate.ts). Everything else that depends on a kernel — map fds, kfunc BTF ids,
+ * kernel version, CPU count — is left to the runtime, so the same bytes (and target BTF) always
+ * give the same spec.
  *
  * Every malformed input is reported as a TsbpfError: ElfError from the ELF reader, BtfError
  * from the BTF parser, LoadError (naming section and slot) from here. Deliberately stricter than
  * libbpf: a `.BTF` or `.BTF.ext` that does not parse is an error (libbpf drops them when it can
  * do without), and so is a program section libbpf does not know even before loading (libbpf
  * fails only when it loads the program; `?` programs, which it does not load, get type 0).
- * CO-RE relocations (core.ts, `bpf_object__relocate_core`) are applied against the target
- * kernel's BTF given as `targetBtf`, the one input that is not the object: an object that has
- * them cannot be read without it, as libbpf cannot load it without kernel BTF.
+ * CO-RE relocations are applied against the target kernel's BTF given as `targetBtf`, the one
+ * input that is not the object: an object that has them cannot be read without it, as libbpf
+ * cannot load it without kernel BTF.
  */
 import type { Btf } from "../btf/btf.ts";
 import type { BtfExt } from "../btf/ext.ts";
