@@ -146,24 +146,29 @@ export class BpfFault extends TsbpfError {
 /**
  * A program the verifier rejects, as the kernel's BPF_PROG_LOAD fails with its verifier log:
  * `insn` is the instruction being checked when it failed (-1 for whole-program checks), `log`
- * every line the verifier printed, the last one being the reason (the kernel's own text).
+ * every line the verifier printed, and `block` the final error block — the lines the failing
+ * check printed (usually one; several for "Unreleased reference" lists or a message followed by
+ * its consequence), whose first line is the kernel's reason.
  */
 export class VerifierError extends TsbpfError {
   readonly insn: number;
   readonly log: readonly string[];
+  readonly block: readonly string[];
   /** The errno the kernel returns (EINVAL, EACCES, E2BIG, ENOTSUPP ...), positive. */
   readonly errno: number;
-  constructor(insn: number, log: readonly string[], errno: number, options?: { cause?: unknown }) {
-    const reason = log.length > 0 ? log[log.length - 1] : "verification failed";
-    super(insn >= 0 ? `verifier: insn ${insn}: ${reason}` : `verifier: ${reason}`, options);
+  constructor(insn: number, log: readonly string[], errno: number, blockStart = log.length - 1) {
+    const block = log.slice(Math.max(0, Math.min(blockStart, log.length - 1)));
+    const reason = block.length > 0 ? block[0] : "verification failed";
+    super(insn >= 0 ? `verifier: insn ${insn}: ${reason}` : `verifier: ${reason}`);
     this.insn = insn;
     this.log = log;
+    this.block = block;
     this.errno = errno;
   }
 
-  /** The last line of the log: the kernel's reason for the rejection. */
+  /** The kernel's reason for the rejection: the first line of the final error block. */
   get reason(): string {
-    return this.log.length > 0 ? this.log[this.log.length - 1] : "";
+    return this.block.length > 0 ? this.block[0] : "";
   }
 }
 
