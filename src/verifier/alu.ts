@@ -235,7 +235,15 @@ function adjustRegMinMax(
     return;
   }
   if (dst.kind !== "scalar") return;
-  regs[dstNo] = scalarReg(scalarAlu(op, !alu64, dst.s, src.s), 0);
+  const res = scalarAlu(op, !alu64, dst.s, src.s);
+  // `rX = rY; rX += const` keeps rX linked to rY with a known difference (BPF_ADD_CONST)
+  if (alu64 && op === BPF_ADD && dst.id !== 0 && src.s.isConstWidth(false)) {
+    const val = src.s.constValue(false);
+    if (dst.addConst || val > 0x7fff_ffffn) regs[dstNo] = scalarReg(res);
+    else regs[dstNo] = scalarReg(res, dst.id, true, Number(val));
+    return;
+  }
+  regs[dstNo] = scalarReg(res);
 }
 
 /** MOV in all its forms (`check_alu_op`'s BPF_MOV branch). */
@@ -263,7 +271,7 @@ function checkMov(env: VerifierEnv, cls: number, src: number, dst: number, off: 
       const from = noSext ? (assignScalarIdBeforeMov(env, regs, src) as typeof s) : s;
       const v = from.s.clone();
       v.coerceToSizeSx(off >> 3);
-      regs[dst] = scalarReg(v, noSext ? from.id : 0);
+      regs[dst] = noSext ? { ...from, s: v } : scalarReg(v);
     } else {
       env.reject(EACCES, "PTR_SEXT", src);
     }

@@ -25,6 +25,8 @@ import { checkReturnCode } from "./retcode.ts";
 
 /** `btf_check_subprog_call`: 0, or a negative errno when the arguments do not fit the prototype. */
 function btfCheckSubprogCall(env: VerifierEnv, subprog: number, regs: RegState[]): number {
+  if (env.cfg.funcInfo.length === 0) return -EINVAL;
+  if (env.subprogs[subprog].btfTypeId === 0) return -EFAULT;
   const args = prepareFuncArgs(env, subprog);
   if (typeof args === "number") return args;
   for (let i = 0; i < args.length; i++) {
@@ -40,7 +42,7 @@ function btfCheckSubprogCall(env: VerifierEnv, subprog: number, regs: RegState[]
         break;
       case "ctx":
         if (reg.kind !== "ctx") {
-          env.verboseRaw(`arg#${i} expects pointer to ctx`);
+          env.verbose("GLOBAL_ARG_CTX", i);
           return -EINVAL;
         }
         break;
@@ -50,14 +52,11 @@ function btfCheckSubprogCall(env: VerifierEnv, subprog: number, regs: RegState[]
           env.verbose("ARG_TYPE", regno, regTypeStr(reg), "fp");
           return -EINVAL;
         }
-        const saved = regs[regno];
+        // check_mem_reg: the memory as if the pointer were not NULL, the register unchanged
         if (mayBeNull(reg)) regs[regno] = { ...reg, maybeNull: false } as RegState;
-        try {
-          checkHelperMemAccess(env, regno, a.size, false, true);
-          checkHelperMemAccess(env, regno, a.size, true, true);
-        } finally {
-          regs[regno] = saved;
-        }
+        checkHelperMemAccess(env, regno, a.size, false, true);
+        checkHelperMemAccess(env, regno, a.size, true, true);
+        regs[regno] = reg;
         break;
       }
     }

@@ -6,9 +6,11 @@
  * — and `do_check_common`, which sets up the first state of the main program, of a global
  * function or of the exception callback.
  *
- * The exit rules follow v6.12 (spin lock, RCU and preempt regions only checked in frame 0,
- * "bpf_rcu_read_unlock is missing" …); with `kernel: "6.18"` the v6.14+ `check_resource_leak`
- * wording is used instead.
+ * The exit rules are those of the target, 6.12.117: at a normal exit the spin lock, RCU and
+ * preempt regions are checked in frame 0 only ("bpf_rcu_read_unlock is missing" …); at a
+ * `bpf_throw` (with the stable fix "bpf: Fix exception exit lock checking for subprogs") they
+ * are checked in every frame ("bpf_throw cannot be used inside …-ed region"), before leaked
+ * references. With `kernel: "6.18"` the v6.14+ `check_resource_leak` order and wording apply.
  */
 import {
   BPF_ABS,
@@ -83,10 +85,7 @@ function referenceLeak612(env: VerifierEnv, exceptionExit: boolean): boolean {
 function checkExitResources612(env: VerifierEnv, exceptionExit: boolean): void {
   const st = env.state;
   if (exceptionExit) {
-    const region = (what: string): never => {
-      env.verboseRaw(`bpf_throw cannot be used inside ${what}-ed region`);
-      return env.fail(EINVAL);
-    };
+    const region = (what: string): never => env.reject(EINVAL, "RESOURCE_IN_REGION", "bpf_throw", what);
     if (st.activeLock !== null) region("bpf_spin_lock");
     if (st.activeRcuLock) region("bpf_rcu_read_lock");
     if (st.activePreemptLock > 0) region("bpf_preempt_disable");
@@ -112,10 +111,7 @@ function checkExitResources618(env: VerifierEnv, exceptionExit: boolean): void {
   const st = env.state;
   const checkLock = exceptionExit || st.curframe === 0;
   const prefix = exceptionExit ? "bpf_throw" : "BPF_EXIT instruction in main prog";
-  const region = (what: string): never => {
-    env.verboseRaw(`${prefix} cannot be used inside ${what}-ed region`);
-    return env.fail(EINVAL);
-  };
+  const region = (what: string): never => env.reject(EINVAL, "RESOURCE_IN_REGION", prefix, what);
   if (checkLock && st.activeLock !== null) region("bpf_spin_lock");
   if (exceptionExit || st.cur.frameno === 0) {
     let lingering = false;
@@ -124,8 +120,7 @@ function checkExitResources618(env: VerifierEnv, exceptionExit: boolean): void {
       lingering = true;
     }
     if (lingering) {
-      env.verboseRaw(`${prefix} would lead to reference leak`);
-      env.fail(EINVAL);
+      env.reject(EINVAL, "RESOURCE_REF_LEAK", prefix);
     }
   }
   if (checkLock && st.activeIrq > 0) region("bpf_local_irq_save");

@@ -69,6 +69,8 @@ export class InsnAux {
   readonly liveIn: Uint16Array;
   /** Registers whose scalar value must be compared exactly on entry (bit r), from liveness.ts. */
   readonly preciseIn: Uint16Array;
+  /** The function's own stack slots likewise (bit i: fp-8(i+1)), from liveness.ts. */
+  readonly preciseSlotsIn: BigUint64Array;
 
   constructor(n: number) {
     this.seen = new Uint8Array(n);
@@ -78,6 +80,7 @@ export class InsnAux {
     this.branchOutcome = new Uint8Array(n);
     this.liveIn = new Uint16Array(n).fill(0x7ff);
     this.preciseIn = new Uint16Array(n).fill(0x7ff);
+    this.preciseSlotsIn = new BigUint64Array(n).fill((1n << 64n) - 1n);
   }
 }
 

@@ -64,7 +64,7 @@ export function prepareFuncArgs(env: VerifierEnv, i: number): readonly SubprogAr
   const isGlobal = sub.linkage === "global";
   const btf = env.cfg.btf;
   if (btf === undefined || env.cfg.funcInfo.length === 0) {
-    env.verboseRaw("Program extension requires BTF");
+    env.verbose("EXT_NEEDS_BTF");
     return -EFAULT;
   }
   if (sub.btfTypeId === 0) {

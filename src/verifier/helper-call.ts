@@ -6,6 +6,7 @@
  * return value (`do_refine_retval_range`) and packet pointers invalidated by helpers that move
  * packet data.
  */
+import { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY } from "../object/uapi.ts";
 import { checkRegRead } from "./alu.ts";
 import { EACCES, EFAULT, EINVAL, type VerifierEnv } from "./env.ts";
 import {
@@ -24,6 +25,7 @@ import {
   BPF_FUNC_get_smp_processor_id,
   BPF_FUNC_get_stack,
   BPF_FUNC_loop,
+  BPF_FUNC_map_lookup_elem,
   BPF_FUNC_probe_read_kernel_str,
   BPF_FUNC_probe_read_str,
   BPF_FUNC_probe_read_user_str,
@@ -45,6 +47,7 @@ import {
   ZERO_VAR,
 } from "./reg.ts";
 import { Scalar } from "./scalar.ts";
+import { byteIndex, isSpilledReg, STACK_SPILL, STACK_ZERO, slotIndex } from "./state.ts";
 
 /** __BPF_FUNC_MAX_ID at v6.12 */
 const BPF_FUNC_MAX_ID = 212;
@@ -64,6 +67,8 @@ interface CallMeta {
   memSize: number;
   msizeMaxValue: bigint;
   releaseRefObjId: number;
+  /** The key's value when it is a constant on the stack (`const_map_key`, 6.14+), else -1. */
+  constMapKey: bigint;
 }
 
 /** The kernel's names of the register types an argument type accepts (`compatible_reg_types`). */
@@ -144,10 +149,8 @@ function processSpinLock(env: VerifierEnv, regno: number, isLock: boolean): void
   const key = reg.kind === "map_value" ? `map:${reg.map.index}` : "obj";
   const lockOff = reg.kind === "map_value" ? reg.map.spinLockOff : -1;
   if (lockOff < 0) {
-    env.verboseRaw(
-      `${reg.kind === "map_value" ? "map" : "local"} '${reg.kind === "map_value" ? reg.map.name : "kptr"}' has no valid bpf_spin_lock`,
-    );
-    env.fail(EINVAL);
+    const isMap = reg.kind === "map_value";
+    env.reject(EINVAL, "SPIN_LOCK_NO_FIELD", isMap ? "map" : "local", isMap ? reg.map.name : "kptr");
   }
   if (BigInt(lockOff) !== val) env.reject(EINVAL, "SPIN_LOCK_OFF", val, lockOff);
   if (isLock) {
@@ -191,8 +194,10 @@ function checkFuncArg(env: VerifierEnv, arg: number, args: readonly ArgType[], m
   if (type === "anything") return;
   if (type === "size" || type === "size_or_zero") {
     const prev = args[arg - 1];
-    const write = prev === "uninit_mem" || prev === "uninit_mem_or_null" || prev === "mem";
-    checkMemSizeReg(env, regno, type === "size_or_zero", write, meta);
+    // MEM_UNINIT (raw mode): the helper only writes; ARG_PTR_TO_MEM is read (and may be written)
+    const raw = prev === "uninit_mem" || prev === "uninit_mem_or_null";
+    checkMemSizeReg(env, regno, type === "size_or_zero", raw, meta);
+    if (prev === "mem") checkMemSizeReg(env, regno, type === "size_or_zero", true, meta);
     return;
   }
   if (type === "alloc_size_or_zero") {
@@ -213,6 +218,7 @@ function checkFuncArg(env: VerifierEnv, arg: number, args: readonly ArgType[], m
     case "map_key":
       if (meta.map === null) env.reject(EACCES, "INVALID_MAP_PTR");
       checkHelperMemAccess(env, regno, meta.map.keySize, false, false);
+      if (env.cfg.kernel !== "6.12") meta.constMapKey = constantMapKey(env, regno, meta.map.keySize);
       break;
     case "map_value":
     case "uninit_map_value":
@@ -248,6 +254,27 @@ function checkFuncArg(env: VerifierEnv, arg: number, args: readonly ArgType[], m
     default:
       break;
   }
+}
+
+/**
+ * `get_constant_map_key` (6.14+): the value of a map key the program keeps on the stack as a
+ * known constant (zeroed bytes, or a spilled constant of the key's size), else -1.
+ */
+function constantMapKey(env: VerifierEnv, regno: number, keySize: number): bigint {
+  const key = env.state.cur.regs[regno];
+  if (key.kind !== "fp" || !key.var.isConst()) return -1n;
+  const stackOff = key.off + Number(BigInt.asIntN(64, key.var.varOff.value));
+  const frame = env.state.frames[key.frameno];
+  const slot = frame.slot(slotIndex(stackOff));
+  const off = byteIndex(stackOff);
+  let zero = 0;
+  for (let i = off; i >= 0 && slot.types[i] === STACK_ZERO; i--) zero++;
+  if (zero >= keySize) return 0n;
+  if (!isSpilledReg(slot) || slot.spilled.kind !== "scalar") return -1n;
+  let spill = 0;
+  for (let i = off; i >= 0 && slot.types[i] === STACK_SPILL; i--) spill++;
+  if (spill !== keySize || !slot.spilled.s.isConst()) return -1n;
+  return slot.spilled.s.varOff.value;
 }
 
 /** `do_refine_retval_range` */
@@ -297,6 +324,7 @@ export function checkHelperCall(env: VerifierEnv, pc: number): void {
     memSize: 0,
     msizeMaxValue: 0n,
     releaseRefObjId: 0,
+    constMapKey: -1n,
   };
   for (let i = 0; i < 5; i++) checkFuncArg(env, i, proto.args, meta);
   if (meta.releaseRefObjId !== 0 && !releaseReference(env, meta.releaseRefObjId)) {
@@ -330,18 +358,26 @@ export function checkHelperCall(env: VerifierEnv, pc: number): void {
       break;
     case "void":
       break;
-    case "map_value_or_null":
+    case "map_value_or_null": {
       if (meta.map === null) env.fail(EFAULT);
+      // 6.14+: an array lookup with a constant key inside the array cannot fail
+      const nonNull =
+        id === BPF_FUNC_map_lookup_elem &&
+        (meta.map.type === BPF_MAP_TYPE_ARRAY || meta.map.type === BPF_MAP_TYPE_PERCPU_ARRAY) &&
+        meta.constMapKey >= 0n &&
+        meta.constMapKey < BigInt(meta.map.maxEntries);
+      const needsId = !nonNull || meta.map.spinLockOff >= 0;
       regs[0] = {
         kind: "map_value",
         map: meta.map,
         off: 0,
         var: ZERO_VAR,
-        id: ++env.idGen,
+        id: needsId ? ++env.idGen : 0,
         refObjId: 0,
-        maybeNull: true,
+        maybeNull: !nonNull,
       };
       break;
+    }
     case "ringbuf_mem_or_null": {
       ++env.idGen; // the kernel gives the nullable result an id, then replaces it by the reference's
       const refId = acquireReference(env, pc);

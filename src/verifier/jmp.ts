@@ -29,6 +29,7 @@ import {
   scalarReg,
 } from "./reg.ts";
 import { Scalar } from "./scalar.ts";
+import { addConstBounds } from "./scalar-alu.ts";
 import type { VerifierState } from "./state.ts";
 
 /** `reg_not_null`: pointer types that cannot be NULL. */
@@ -81,10 +82,20 @@ export function isBranchTaken(r1: RegState, r2: RegState, op: number, jmp32: boo
   return isScalarBranchTaken(r1.s, r2.s, op, jmp32);
 }
 
-/** `sync_linked_regs` (v6.12 without the `+= const` links): copies of `known` take its bounds. */
+/**
+ * `sync_linked_regs`: registers linked to the narrowed `known` take its bounds, shifted by the
+ * constant difference between them when one went through `+= const`.
+ */
 function syncLinkedRegs(st: VerifierState, known: RegState): void {
   if (known.kind !== "scalar" || known.id === 0) return;
-  st.mapRegs((r) => (r.kind === "scalar" && r.id === known.id && r !== known ? known : r));
+  st.mapRegs((r) => {
+    if (r.kind !== "scalar" || r === known || r.id !== known.id) return r;
+    if ((!r.addConst && !known.addConst) || r.delta === known.delta) return known;
+    const d = Scalar.known(BigInt(r.delta - known.delta));
+    const s = known.s.clone();
+    addConstBounds(s, d);
+    return { ...known, s, addConst: r.addConst, delta: r.delta };
+  });
 }
 
 /** `mark_ptr_not_null_reg`: a map-in-map lookup result becomes the inner map. */
@@ -241,11 +252,11 @@ export function checkCondJmpOp(env: VerifierEnv, pc: number): number {
   if (dst.kind === "scalar" && src.kind === "scalar") {
     const r = setMinMax(dst.s, src.s, op, jmp32);
     for (const v of r.violations) env.verboseRaw(v);
-    oregs[dstNo] = scalarReg(r.true1, dst.id);
-    regs[dstNo] = scalarReg(r.false1, dst.id);
+    oregs[dstNo] = { ...dst, s: r.true1 };
+    regs[dstNo] = { ...dst, s: r.false1 };
     if (x) {
-      oregs[srcNo] = scalarReg(r.true2, src.id);
-      regs[srcNo] = scalarReg(r.false2, src.id);
+      oregs[srcNo] = { ...src, s: r.true2 };
+      regs[srcNo] = { ...src, s: r.false2 };
     }
     if (x && src.kind === "scalar" && src.id !== 0) {
       syncLinkedRegs(st, regs[srcNo]);

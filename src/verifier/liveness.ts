@@ -10,11 +10,13 @@
  *   come back from the stack), a return value the kernel range-checks — directly or through
  *   moves and arithmetic (the kernel's `precise` marks, set by `mark_chain_precision` and
  *   `backtrack_insn`). A scalar register that is not precise compares equal to any scalar, as
- *   an imprecise one does in `regsafe`.
+ *   an imprecise one does in `regsafe`. The same holds for the function's own stack slots
+ *   (spills and fills at constant frame offsets); a value loaded through any other pointer,
+ *   or memory handed to a callee or callback, makes every slot precise.
  *
  * Both over-approximate what the kernel would mark on any path, so pruning on them is sound;
- * they may keep states apart that the kernel would merge. Stack slots are always compared
- * exactly. Masks are bit r for register Rr.
+ * they may keep states apart that the kernel would merge. Register masks have bit r for Rr,
+ * slot masks bit i for the slot at fp-8(i+1).
  */
 import { BPF_CALL, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, BPF_LD_IMM64, BPF_PSEUDO_KFUNC_CALL } from "../isa/opcodes.ts";
 import type { VerifierEnv } from "./env.ts";
@@ -104,49 +106,183 @@ function callPreciseArgs(env: VerifierEnv, t: number): number {
   return m;
 }
 
-/** `need_in` of instruction `t` for the precision analysis, given `need_out`. */
-function precisionTransfer(env: VerifierEnv, t: number, out: number, exitR0: boolean): number {
+/**
+ * Registers that may hold a pointer, and those that may hold a pointer into a stack, on entry of
+ * each instruction of one function (forward dataflow): a scalar-only ALU result, a narrow load
+ * or a constant is no pointer; arguments, 8- and 4-byte loads (spilled pointers, packet pointers
+ * from the context), pointer-typed ld_imm64 and call results may be. Stack pointers come only
+ * from R10, arguments and 8-byte loads, and survive only moves and pointer arithmetic; 32-bit ALU
+ * never yields a pointer (the kernel rejects 32-bit pointer arithmetic).
+ */
+function pointerFacts(
+  env: VerifierEnv,
+  start: number,
+  end: number,
+  isMain: boolean,
+): { ptr: Uint16Array; stack: Uint16Array } {
+  const p = env.prog;
+  const len = end - start;
+  const ptr = new Uint16Array(len);
+  const stack = new Uint16Array(len);
+  const seen = new Uint8Array(len);
+  ptr[0] = isMain ? 0x402 : 0x43e;
+  stack[0] = isMain ? 0x400 : 0x43e;
+  seen[0] = 1;
+  const succ: number[] = [];
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (let t = start; t < end; t++) {
+      if (!seen[t - start]) continue;
+      let m = ptr[t - start];
+      let k = stack[t - start];
+      const code = p.code[t];
+      const cls = code & 0x07;
+      const dst = 1 << p.dst[t];
+      const src = 1 << p.src[t];
+      const x = (code & 0x08) !== 0;
+      const op = code & 0xf0;
+      if (cls === 0x07) {
+        if (op === 0xb0) {
+          const copy = x && p.off[t] === 0;
+          m = copy && (m & src) !== 0 ? m | dst : m & ~dst;
+          k = copy && (k & src) !== 0 ? k | dst : k & ~dst;
+        } else if (op === 0x00 || op === 0x10) {
+          if (x && (m & src) !== 0) m |= dst;
+          if (x && (k & src) !== 0) k |= dst;
+        } else {
+          m &= ~dst;
+          k &= ~dst;
+        }
+      } else if (cls === 0x04) {
+        m &= ~dst;
+        k &= ~dst;
+      } else if (cls === 0x01) {
+        const size = code & 0x18;
+        const narrow = size === 0x10 || size === 0x08 || (code & 0xe0) === 0x80;
+        m = narrow ? m & ~dst : m | dst;
+        k = size === 0x18 && (code & 0xe0) !== 0x80 ? k | dst : k & ~dst;
+      } else if (cls === 0x03 && (code & 0xe0) === 0xc0) {
+        if ((p.imm[t] & 1) !== 0) {
+          const r = p.imm[t] === 0xf1 ? 1 : src;
+          m |= r;
+          k |= r;
+        }
+      } else if (code === BPF_LD_IMM64) {
+        m = p.src[t] === 0 ? m & ~dst : m | dst;
+        k &= ~dst;
+      } else if (cls === 0x00) {
+        m &= ~CALLER_SAVED;
+        k &= ~CALLER_SAVED;
+      } else if ((cls === BPF_JMP || cls === BPF_JMP32) && op === BPF_CALL) {
+        m = (m & ~CALLER_SAVED) | 1;
+        k &= ~CALLER_SAVED;
+      }
+      successors(env, t, start, end, succ);
+      for (const w of succ) {
+        const i = w - start;
+        const nm = ptr[i] | m;
+        const nk = stack[i] | k;
+        if (!seen[i] || nm !== ptr[i] || nk !== stack[i]) {
+          ptr[i] = nm;
+          stack[i] = nk;
+          seen[i] = 1;
+          changed = true;
+        }
+      }
+    }
+  }
+  return { ptr, stack };
+}
+
+/** Every stack slot of a frame (64 slots of 8 bytes). */
+const ALL_SLOTS = (1n << 64n) - 1n;
+
+/** Bit of the slot holding frame offset `off`. */
+function slotBit(off: number): bigint {
+  const spi = (-off - 1) >> 3;
+  return spi >= 0 && spi < 64 ? 1n << BigInt(spi) : 0n;
+}
+
+/** Whether helper `t` hands a BPF callback the memory it is given (bpf_loop's ctx ...). */
+function callsBack(env: VerifierEnv, t: number): boolean {
+  if (env.prog.src[t] !== 0) return false;
+  return HELPER_PROTOS.get(env.prog.imm[t])?.args.includes("func") ?? true;
+}
+
+/**
+ * One backward step of the precision analysis: the registers and own-frame stack slots whose
+ * scalar value matters before instruction `t`, given those that matter after it.
+ */
+function precisionStep(
+  env: VerifierEnv,
+  t: number,
+  regs: number,
+  slots: bigint,
+  exitR0: boolean,
+  mayPtr: number,
+  mayStack: number,
+): [number, bigint] {
   const p = env.prog;
   const code = p.code[t];
   const cls = code & 0x07;
-  const dst = 1 << p.dst[t];
-  const src = 1 << p.src[t];
+  const dstNo = p.dst[t];
+  const srcNo = p.src[t];
+  const dst = 1 << dstNo;
+  const src = 1 << srcNo;
   const x = (code & 0x08) !== 0;
+  const off = p.off[t];
+  const size = code & 0x18;
   switch (cls) {
     case 0x04:
     case 0x07: {
       const op = code & 0xf0;
       if (op === 0xb0) {
-        if ((out & dst) === 0) return out;
-        return (out & ~dst) | (x ? src : 0);
+        if ((regs & dst) === 0) return [regs, slots];
+        return [(regs & ~dst) | (x ? src : 0), slots];
       }
-      let need = out;
-      if (x && (op === 0x00 || op === 0x10)) need |= dst | src; // pointer arithmetic with a scalar
-      if ((out & dst) !== 0 && x && op !== 0x80 && op !== 0xd0) need |= src;
-      return need;
+      let need = regs;
+      // pointer arithmetic with a scalar: the scalar's value becomes the pointer's offset
+      if (cls === 0x07 && x && (op === 0x00 || op === 0x10) && (mayPtr & (dst | src)) !== 0) need |= dst | src;
+      if ((regs & dst) !== 0 && x && op !== 0x80 && op !== 0xd0) need |= src;
+      return [need, slots];
     }
-    case 0x01:
-      return out & ~dst;
+    case 0x01: {
+      if ((regs & dst) === 0) return [regs, slots];
+      // a fill needs the spilled value; a load through another pointer may read any slot
+      return [regs & ~dst, slots | (srcNo === 10 ? slotBit(off) : ALL_SLOTS)];
+    }
     case 0x02:
-      return out;
+      if (dstNo === 10 && size === 0x18 && off % 8 === 0) return [regs, slots & ~slotBit(off)];
+      return [regs, slots];
     case 0x03: {
       if ((code & 0xe0) === 0xc0) {
         const imm = p.imm[t];
-        if (imm === 0xf1) return (out & ~R0) | src | R0;
-        if (imm === 0x100) return out & ~dst;
-        return ((imm & 1) !== 0 ? out & ~src : out) | src;
+        const base = dstNo === 10 ? ((slots & slotBit(off)) !== 0n ? src : 0) : (mayStack & dst) !== 0 ? src : 0;
+        if (imm === 0xf1) return [(regs & ~R0) | base | R0, slots];
+        if (imm === 0x100) return [regs & ~dst, slots | ((regs & dst) !== 0 ? ALL_SLOTS : 0n)];
+        return [((imm & 1) !== 0 ? regs & ~src : regs) | base, slots];
       }
-      return out | src;
+      // a value stored through a stack pointer may be filled and needed later; elsewhere not
+      if (dstNo !== 10) return [(mayStack & dst) !== 0 ? regs | src : regs, slots];
+      const bit = slotBit(off);
+      if ((slots & bit) === 0n) return [regs, slots];
+      const full = size === 0x18 && off % 8 === 0;
+      return [regs | src, full ? slots & ~bit : slots];
     }
     case 0x00:
-      if (code === BPF_LD_IMM64) return out & ~dst;
-      return out & ~CALLER_SAVED;
+      if (code === BPF_LD_IMM64) return [regs & ~dst, slots];
+      return [regs & ~CALLER_SAVED, slots];
     default: {
       const op = code & 0xf0;
-      if (op === BPF_EXIT) return exitR0 ? R0 : 0;
-      if (op === BPF_CALL) return (out & ~CALLER_SAVED) | callPreciseArgs(env, t);
-      if (op === BPF_JA || op === 0xe0) return out;
-      return out | dst | (x ? src : 0);
+      if (op === BPF_EXIT) return [exitR0 ? R0 : 0, 0n];
+      if (op === BPF_CALL) {
+        const args = callPreciseArgs(env, t);
+        const shared = srcNo === 1 || callsBack(env, t);
+        return [(regs & ~CALLER_SAVED) | args, shared ? ALL_SLOTS : slots];
+      }
+      if (op === BPF_JA || op === 0xe0) return [regs, slots];
+      return [regs | dst | (x ? src : 0), slots];
     }
   }
 }
@@ -174,12 +310,13 @@ function successors(env: VerifierEnv, t: number, start: number, end: number, out
   add(t + (code === BPF_LD_IMM64 ? 2 : 1));
 }
 
-/** Fills `env.aux.liveIn` and `env.aux.preciseIn` (see the module comment). */
+/** Fills `env.aux.liveIn`, `preciseIn` and `preciseSlotsIn` (see the module comment). */
 export function computeRegisterFacts(env: VerifierEnv): void {
   const p = env.prog;
   const n = p.length;
   const live = env.aux.liveIn;
   const precise = env.aux.preciseIn;
+  const preciseSlots = env.aux.preciseSlotsIn;
   const use = new Uint16Array(n);
   const def = new Uint16Array(n);
   for (let t = 0; t < n; t++) {
@@ -188,12 +325,14 @@ export function computeRegisterFacts(env: VerifierEnv): void {
     def[t] = ud.def;
     live[t] = 0;
     precise[t] = 0;
+    preciseSlots[t] = 0n;
   }
   const succ: number[] = [];
   for (let s = 0; s < env.subprogs.length; s++) {
     const start = env.subprogs[s].start;
     const end = env.subprogEnd(s);
     const exitR0 = exitNeedsR0(env, s);
+    const facts = pointerFacts(env, start, end, s === 0);
     let changed = true;
     while (changed) {
       changed = false;
@@ -202,15 +341,27 @@ export function computeRegisterFacts(env: VerifierEnv): void {
         successors(env, t, start, end, succ);
         let liveOut = 0;
         let needOut = 0;
+        let slotsOut = 0n;
         for (const w of succ) {
           liveOut |= live[w];
           needOut |= precise[w];
+          slotsOut |= preciseSlots[w];
         }
         const liveIn = use[t] | (liveOut & ~def[t]);
-        const needIn = precisionTransfer(env, t, needOut, exitR0) & liveIn;
-        if (liveIn !== live[t] || needIn !== precise[t]) {
+        const [regsIn, slotsIn] = precisionStep(
+          env,
+          t,
+          needOut,
+          slotsOut,
+          exitR0,
+          facts.ptr[t - start],
+          facts.stack[t - start],
+        );
+        const needIn = regsIn & liveIn;
+        if (liveIn !== live[t] || needIn !== precise[t] || slotsIn !== preciseSlots[t]) {
           live[t] = liveIn;
           precise[t] = needIn;
+          preciseSlots[t] = slotsIn;
           changed = true;
         }
       }

@@ -22,9 +22,10 @@ import {
   type RegState,
   regTypeStr,
   type ScalarReg,
+  scalarReg,
   unknownScalar,
 } from "./reg.ts";
-import { S32_MAX, S32_MIN, S64_MIN, type Scalar } from "./scalar.ts";
+import { S32_MIN, S64_MIN, type Scalar } from "./scalar.ts";
 import {
   BPF_REG_SIZE,
   byteIndex,
@@ -60,13 +61,17 @@ export function registerIsNull(r: RegState): boolean {
   return r.kind === "scalar" && r.s.equalsConst(0n);
 }
 
-/** `assign_scalar_id_before_mov`: give an unknown scalar an id so that copies stay linked. */
+/**
+ * `assign_scalar_id_before_mov`: give an unknown scalar an id so that copies stay linked (a
+ * register that already went through `+= const` loses its link first).
+ */
 export function assignScalarIdBeforeMov(env: VerifierEnv, regs: RegState[], regno: number): RegState {
   const r = regs[regno];
-  if (r.kind !== "scalar" || r.id !== 0 || r.s.isConst()) return r;
-  const linked: ScalarReg = { kind: "scalar", s: r.s, id: ++env.idGen };
-  regs[regno] = linked;
-  return linked;
+  if (r.kind !== "scalar") return r;
+  let cur: ScalarReg = r.addConst ? scalarReg(r.s) : r;
+  if (cur.id === 0 && !cur.s.isConst()) cur = scalarReg(cur.s, ++env.idGen);
+  if (cur !== r) regs[regno] = cur;
+  return cur;
 }
 
 function setSlot(frame: FuncState, spi: number, slot: StackSlot): void {
@@ -137,13 +142,14 @@ function stackWriteFixed(
   stImm: number | null,
 ): void {
   const spi = slotIndex(off);
+  if (size === BPF_REG_SIZE) frame.markWritten(spi);
   const cur = env.state.cur;
   let reg: RegState | null = valueRegno >= 0 ? cur.regs[valueRegno] : null;
   if (reg !== null && off % BPF_REG_SIZE === 0 && reg.kind === "scalar") {
     const fits = regWidth(reg.s) <= 8 * size;
     if (fits) reg = assignScalarIdBeforeMov(env, cur.regs, valueRegno);
     const r = reg as ScalarReg;
-    saveRegisterState(frame, spi, fits ? r : { kind: "scalar", s: r.s, id: 0 }, size);
+    saveRegisterState(frame, spi, fits ? r : scalarReg(r.s), size);
     return;
   }
   if (reg === null && off % BPF_REG_SIZE === 0 && stImm !== null) {
@@ -167,7 +173,7 @@ function stackWriteFixed(
 }
 
 /** `check_stack_write_var_off`: every byte the write may touch becomes STACK_MISC. */
-function stackWriteVar(env: VerifierEnv, frame: FuncState, minOff: number, maxOff: number): void {
+function stackWriteVar(frame: FuncState, minOff: number, maxOff: number): void {
   for (let i = minOff; i < maxOff; i++) {
     const spi = slotIndex(i);
     const old = frame.slot(spi);
@@ -176,11 +182,16 @@ function stackWriteVar(env: VerifierEnv, frame: FuncState, minOff: number, maxOf
     types[byteIndex(i)] = STACK_MISC;
     setSlot(frame, spi, { types, spilled: NOT_INIT });
   }
-  void env;
+}
+
+/** Marks every slot of the stack range [minOff, maxOff) read (`mark_reg_read` per slot). */
+function markRangeRead(frame: FuncState, minOff: number, maxOff: number): void {
+  for (let spi = slotIndex(maxOff - 1); spi <= slotIndex(minOff); spi++) frame.markRead(spi);
 }
 
 /** `mark_reg_stack_read`: the value read from plain stack bytes (zero when all are STACK_ZERO). */
 function stackBytesValue(frame: FuncState, minOff: number, maxOff: number): RegState {
+  markRangeRead(frame, minOff, maxOff);
   let zeros = 0;
   for (let i = minOff; i < maxOff; i++) if (frame.slot(slotIndex(i)).types[byteIndex(i)] === STACK_ZERO) zeros++;
   return zeros === maxOff - minOff ? knownScalar(0n) : unknownScalar();
@@ -189,6 +200,7 @@ function stackBytesValue(frame: FuncState, minOff: number, maxOff: number): RegS
 /** `check_stack_read_fixed_off`: what a load of `size` bytes at `off` gives. */
 function stackReadFixed(env: VerifierEnv, frame: FuncState, off: number, size: number): RegState {
   const spi = slotIndex(off);
+  frame.markRead(spi);
   const slot = frame.slot(spi);
   const types = slot.types;
   if (isSpilledReg(slot)) {
@@ -198,7 +210,7 @@ function stackReadFixed(env: VerifierEnv, frame: FuncState, off: number, size: n
     if (size !== BPF_REG_SIZE || spillSize !== BPF_REG_SIZE) {
       if (spilled.kind !== "scalar") env.reject(EACCES, "INVALID_SIZE_OF_FILL");
       if (size <= spillSize && off % BPF_REG_SIZE === 0) {
-        return regWidth(spilled.s) > size * 8 ? { kind: "scalar", s: spilled.s, id: 0 } : spilled;
+        return regWidth(spilled.s) > size * 8 ? scalarReg(spilled.s) : spilled;
       }
       let spillCnt = 0;
       let zeroCnt = 0;
@@ -272,7 +284,7 @@ export function checkMemRegionAccess(
   const reg = env.state.cur.regs[regno];
   if (!isPointer(reg)) return;
   const v = reg.var;
-  if (v.smin < 0n && (v.smin === S64_MIN || BigInt(off) + v.smin < BigInt(S32_MIN) || v.smin + BigInt(off) < 0n)) {
+  if (v.smin < 0n && (v.smin === S64_MIN || BigInt(off) + v.smin < S32_MIN || v.smin + BigInt(off) < 0n)) {
     env.reject(EACCES, "MIN_NEGATIVE", regno);
   }
   if (!checkMemBounds(env, regno, Number(v.smin) + off, size, memSize, zeroSizeAllowed)) {
@@ -405,7 +417,7 @@ export function checkMemAccess(
       const frame = st.frames[reg.frameno];
       if (write) {
         if (reg.var.isConst()) stackWriteFixed(env, frame, min, size, src?.regno ?? -1, src?.imm ?? null);
-        else stackWriteVar(env, frame, min, max);
+        else stackWriteVar(frame, min, max);
       } else if (valueRegno >= 0 || reg.var.isConst()) {
         const v = reg.var.isConst() ? stackReadFixed(env, frame, min, size) : stackBytesValue(frame, min, max);
         if (valueRegno >= 0) value = v;
@@ -440,7 +452,7 @@ export function checkMemAccess(
       const s = value.s.clone();
       if (isLdsx) s.coerceToSizeSx(size);
       else s.coerceToSize(size);
-      value = { kind: "scalar", s, id: value.id !== 0 && regWidth(s) <= size * 8 ? value.id : 0 };
+      value = regWidth(value.s) <= size * 8 ? { ...value, s } : scalarReg(s);
     }
     regs[valueRegno] = value;
   }
@@ -483,6 +495,7 @@ export function checkHelperMemAccess(
     case "fp": {
       if (accessSize === 0 && zeroSizeAllowed) return;
       const { min, max } = checkStackAccessWithinBounds(env, regno, reg.off, accessSize, "helper");
+      if (!write) markRangeRead(env.state.frames[reg.frameno], min, max);
       if (write) {
         const frame = env.state.frames[reg.frameno];
         // the helper may write anything: spilled registers in range become unknown data
@@ -503,9 +516,4 @@ export function checkHelperMemAccess(
       if (mayBeNull(reg) && accessSize === 0 && zeroSizeAllowed) return;
       env.reject(EACCES, "ARG_TYPE", regno, regTypeStr(reg), "fp");
   }
-}
-
-/** Bounds of a 32-bit signed constant offset (helper for callers checking `off + const`). */
-export function fitsS32(v: bigint): boolean {
-  return v >= S32_MIN && v <= S32_MAX;
 }

@@ -14,8 +14,6 @@ export const MESSAGES = {
   // ---- subprograms, kfunc discovery, func_info (add_subprog_and_kfunc, check_subprogs, check_btf_func)
   CALL_TO_INVALID_DESTINATION: "call to invalid destination",
   TOO_MANY_SUBPROGRAMS: "too many subprograms",
-  CALLS_NEED_CAP_BPF: "loading/calling other bpf or kernel functions are allowed for CAP_BPF and CAP_SYS_ADMIN",
-  KFUNC_NEEDS_BTF: "calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF",
   KFUNC_NOT_GPL: "cannot call kernel function from non-GPL compatible program",
   KFUNC_NOT_FUNCTION: "kernel btf_id %u is not a function",
   KFUNC_UNKNOWN: "calling kernel function %s is not allowed",
@@ -31,7 +29,6 @@ export const MESSAGES = {
   FUNC_INFO_LAYOUT: "func_info BTF section doesn't match subprog layout in BPF program",
   // ---- check_cfg
   UNREACHABLE_INSN: "unreachable insn %d",
-  BACK_EDGE: "back-edge from insn %d to %d",
   JUMP_INTO_LDIMM64: "jump into the middle of ldimm64 insn %d",
   // ---- do_check
   TOO_LARGE: "BPF program is too large. Processed %d insn",
@@ -63,13 +60,11 @@ export const MESSAGES = {
   INVALID_STACK_ACCESS: "invalid%s stack R%d off=%d size=%d",
   INVALID_VAR_STACK_ACCESS: "invalid variable-offset%s stack R%d var_off=%s off=%d size=%d",
   UNBOUNDED_VAR_STACK: "invalid unbounded variable-offset%s stack R%d",
-  INVALID_STACK_READ: "invalid read from stack off %d+%d size %d",
   SPILLED_PTR_PARTIAL: "invalid size of register spill",
   INVALID_SIZE_OF_FILL: "invalid size of register fill",
   SPILL_FP_TO_CALLER: "cannot spill pointers to stack into stack frame of the caller",
   KEY_WRITE: "write to change key R%d not allowed",
   TIMER_DIRECT: "bpf_timer cannot be accessed directly by load/store",
-  CORRUPT_SPILL: "corrupted spill memory",
   INVALID_MAP_VALUE_ACCESS: "invalid access to map value, value_size=%d off=%d size=%d",
   INVALID_MAP_KEY_ACCESS: "invalid access to map key, key_size=%d off=%d size=%d",
   INVALID_PKT_ACCESS: "invalid access to packet, off=%d size=%d, R%d(id=%d,off=%d,r=%d)",
@@ -86,7 +81,6 @@ export const MESSAGES = {
   SPIN_LOCK_DIRECT: "bpf_spin_lock cannot be accessed directly by load/store",
   MAP_READ_ONLY: "write into map forbidden, value_size=%d off=%d size=%d",
   PKT_WRITE_DENIED: "cannot write into packet",
-  MEM_READ_ONLY: "the prog does not allow writes to packet data",
   RDONLY_MEM_WRITE: "R%d cannot write into %s",
   LD_ABS_TYPE: "BPF_LD_[ABS|IND] instructions not allowed for this program type",
   LD_ABS_CTX: "at the time of BPF_LD_ABS|IND R6 != pointer to skb",
@@ -94,10 +88,7 @@ export const MESSAGES = {
   LD_ABS_LOCK: "BPF_LD_[ABS|IND] cannot be used inside bpf_spin_lock-ed region",
   LD_ABS_RCU: "BPF_LD_[ABS|IND] cannot be used inside bpf_rcu_read_lock-ed region",
   ATOMIC_TYPE: "BPF_ATOMIC stores into R%d %s is not allowed",
-  ATOMIC_LEAK: "R%d leaks addr into mem",
   // ---- conditional jumps
-  PTR_COMPARISON: "R%d pointer comparison prohibited",
-  INVALID_JMP_OPCODE: "invalid BPF_JMP/JMP32 opcode %x",
   INVALID_MAY_GOTO: "invalid may_goto off %d imm %d",
   JMP_SEQ_TOO_COMPLEX: "The sequence of %d jumps is too complex.",
   // ---- ld_imm64
@@ -110,8 +101,6 @@ export const MESSAGES = {
   ST_CTX: "BPF_ST stores into R%d %s is not allowed",
   STX_RESERVED: "BPF_STX uses reserved fields",
   CALL_RESERVED: "BPF_CALL uses reserved fields",
-  EXIT_RESERVED: "BPF_EXIT uses reserved fields",
-  JA_RESERVED: "BPF_JA uses reserved fields",
   ATOMIC_OPCODE: "BPF_ATOMIC uses invalid atomic opcode %02x",
   ATOMIC_SIZE: "invalid atomic operand size",
   // ---- calls
@@ -124,24 +113,19 @@ export const MESSAGES = {
   CALL_STACK_TOO_DEEP: "the call stack of %d frames is too deep",
   CALL_STACK_TOO_DEEP_CHECK: "the call stack of %d frames is too deep !",
   NO_PROG_AT: "verifier bug. No program starts at insn %d",
-  UNKNOWN_FUNC: "unknown func %s#%d",
   INVALID_FUNC: "invalid func %s#%d",
   HELPER_NOT_ALLOWED: "program of this type cannot use helper %s#%d",
   ARG_TYPE: "R%d type=%s expected=%s",
   ARG_NOT_SCALAR: "R%d is not a scalar",
   ARG_NOT_KNOWN_CONST: "R%d is not a known constant'",
-  ARG_MAP_EXPECTED: "R%d is not a map",
   ARG_ZERO_SIZE: "R%d invalid zero-sized read: u64=[%#llx,%#llx]",
   ARG_UNBOUNDED_SIZE: "R%d unbounded memory access, use 'var &= const' or 'if (var < const)'",
   ARG_NEG_SIZE: "R%d min value is negative, either use unsigned or 'var &= const'",
-  ARG_NULL_NOT_ALLOWED: "R%d type=%s expected=%s",
-  INDIRECT_STACK: "invalid indirect read from stack R%d off %d+%d size %d",
-  INDIRECT_STACK_VAR: "invalid indirect read from stack R%d var_off %s+%d size %d",
   INVALID_MAP_PTR: "invalid map_ptr to access map->key",
   SPIN_LOCK_TWO: "Locking two bpf_spin_locks are not allowed",
   SPIN_UNLOCK_NONE: "bpf_spin_unlock without taking a lock",
   SPIN_UNLOCK_DIFF: "bpf_spin_unlock of different lock",
-  SPIN_LOCK_NO_FIELD: "map '%s' has no valid bpf_spin_lock",
+  SPIN_LOCK_NO_FIELD: "%s '%s' has no valid bpf_spin_lock",
   SPIN_LOCK_OFF: "off %lld doesn't point to 'struct bpf_spin_lock' that is at %d",
   SPIN_LOCK_VAR_OFF: "R%d doesn't have constant offset. bpf_spin_lock has to be at the constant offset",
   TIMER_NO_FIELD: "map '%s' has no valid bpf_timer",
@@ -156,17 +140,13 @@ export const MESSAGES = {
   KFUNC_ARG_CTX: "arg#%d expected pointer to ctx, but got %s",
   TIMER_OFF: "off %lld doesn't point to 'struct bpf_timer' that is at %d",
   CALLBACK_NOT_SCALAR: "R0 not a scalar value",
-  CALLBACK_ASYNC_MARK: "async callback",
   NESTED_RCU: "nested rcu read lock (kernel function %s)",
   UNMATCHED_RCU: "unmatched rcu read unlock (kernel function %s)",
   UNMATCHED_PREEMPT: "unmatched attempt to enable preemption (kernel function %s)",
   UNMATCHED_IRQ: "unmatched attempt to restore IRQ flags",
   SLEEPABLE_IN_RCU: "sleepable helper %s#%d in rcu_read_lock region",
   SLEEPABLE_IN_PREEMPT: "sleepable helper %s#%d in non-preemptible region",
-  RELEASE_UNKNOWN: "release kernel function %s expects refcounted PTR_TO_BTF_ID",
   REF_NOT_ACQUIRED: "R%d must be referenced when passed to release function",
-  KFUNC_ARG_TYPE: "arg#%d expected pointer to allocated object",
-  KFUNC_ARG_SCALAR: "R%d is not a scalar",
   KFUNC_ARG_CONST: "R%d must be a known constant",
   JIT_NO_EXCEPTIONS: "JIT does not support calling kfunc %s#%d",
   TAIL_CALL_DEPTH: "tail_calls are not allowed when call stack of previous frames is %d bytes. Too large",
@@ -178,6 +158,8 @@ export const MESSAGES = {
   EXC_CB_ARGS: "exception cb only supports single integer argument",
   // ---- global function prototypes (btf.c btf_prepare_func_args)
   GLOBAL_NO_BTF: "Global functions need valid BTF",
+  EXT_NEEDS_BTF: "Program extension requires BTF",
+  GLOBAL_ARG_CTX: "arg#%d expects pointer to ctx",
   GLOBAL_NOT_FUNC: "BTF of func#%d doesn't point to KIND_FUNC",
   GLOBAL_BAD_PROTO: "Invalid type of function %s()",
   GLOBAL_TOO_MANY_ARGS: "Global function %s() with %d > %d args. Buggy compiler.",
@@ -189,12 +171,15 @@ export const MESSAGES = {
   RCU_UNLOCK_MISSING: "bpf_rcu_read_unlock is missing",
   PREEMPT_ENABLE_MISSING: "%d bpf_preempt_enable%s missing",
   UNRELEASED_REFERENCE: "Unreleased reference id=%d alloc_insn=%d",
+  // the v6.13+ check_resource_leak texts (6.18; the 6.12.117 target has the first for bpf_throw,
+  // from the stable fix "bpf: Fix exception exit lock checking for subprogs")
+  RESOURCE_IN_REGION: "%s cannot be used inside %s-ed region",
+  RESOURCE_REF_LEAK: "%s would lead to reference leak",
   RET_NOT_KNOWN: "%s the register R%d is not a known value (%s)",
   SUBPROG_RET_NOT_SCALAR: "At subprogram exit the register R%d is not a scalar value (%s)",
   // The parts of verbose_invalid_scalar, printed on one line.
   RET_RANGE: "%s the register %s has%s should have been in [%d, %d]",
   // ---- load-time rules outside the instruction walk
-  EXC_CB_ATTACH: "%s programs cannot attach to exception callback",
 } as const;
 
 /** A message name. */
@@ -204,9 +189,7 @@ export type MessageId = keyof typeof MESSAGES;
  * The texts of Linux 6.18 where they differ from 6.12 for the same event (kernel/bpf/verifier.c
  * `check_resource_leak` and friends, btf.c void global functions).
  */
-export const NEWER_MESSAGES: Partial<Record<MessageId, string>> = {
-  CALL_STACK_TOO_DEEP_CHECK: "the call stack of %d frames is too deep !",
-};
+export const NEWER_MESSAGES: Partial<Record<MessageId, string>> = {};
 
 /** Kernel wording to produce. */
 export type KernelVersion = "6.12" | "6.18";
@@ -219,15 +202,6 @@ export function messageText(id: MessageId, kernel: KernelVersion): string {
   }
   return MESSAGES[id];
 }
-
-/** 6.18-only texts with no 6.12 counterpart (`check_resource_leak`, v6.13+). */
-export const RESOURCE_LEAK_618 = {
-  /** prefix, then one of the region names */
-  REGION: "%s cannot be used inside %s-ed region",
-  REFERENCE_LEAK: "%s would lead to reference leak",
-  EXIT_PREFIX: "BPF_EXIT instruction in main prog",
-  EXC_CB_VOID: "exception cb cannot return void",
-} as const;
 
 /**
  * printf as the kernel's `vscnprintf` (lib/vsprintf.c) does it for the conversions the messages

@@ -96,7 +96,15 @@ function samePointee(a: RegState, b: RegState): boolean {
 function regsExact(a: RegState, b: RegState, idmap: IdMap): boolean {
   if (a.kind !== b.kind) return false;
   if (a.kind === "not_init") return true;
-  if (a.kind === "scalar") return b.kind === "scalar" && a.s.equals(b.s) && idmap.check(a.id, b.id);
+  if (a.kind === "scalar") {
+    return (
+      b.kind === "scalar" &&
+      a.s.equals(b.s) &&
+      a.addConst === b.addConst &&
+      a.delta === b.delta &&
+      idmap.check(a.id, b.id)
+    );
+  }
   if (!isPointer(b)) return false;
   return (
     samePointee(a, b) &&
@@ -118,7 +126,9 @@ function regsafe(old: RegState, cur: RegState, idmap: IdMap, exact: boolean, pre
   switch (old.kind) {
     case "scalar":
       if (!precise) return true;
-      return cur.kind === "scalar" && old.s.contains(cur.s) && idmap.checkScalar(old.id, cur.id);
+      if (cur.kind !== "scalar" || old.addConst !== cur.addConst) return false;
+      if (old.addConst && old.delta !== cur.delta) return false;
+      return old.s.contains(cur.s) && idmap.checkScalar(old.id, cur.id);
     case "map_key":
     case "map_value":
     case "mem":
@@ -156,55 +166,62 @@ function scalarForStack(slot: StackSlot): RegState | null {
   return unknownScalar();
 }
 
-/** `stacksafe` */
-function stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: boolean): boolean {
+/** `stacksafe`; `precise` has bit i when the scalar spilled in slot i must be compared exactly. */
+function stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: boolean, precise: bigint): boolean {
   for (let i = 0; i < old.allocatedStack; i++) {
     const spi = Math.floor(i / BPF_REG_SIZE);
     const b = i % BPF_REG_SIZE;
     const os = old.slot(spi);
     const cs = cur.slot(spi);
     if (exact && (i >= cur.allocatedStack || os.types[b] !== cs.types[b])) return false;
+    if (!exact && !old.wasRead(spi)) {
+      // the explored state's continuations never read this slot
+      i += BPF_REG_SIZE - 1 - b;
+      continue;
+    }
     if (os.types[b] === STACK_INVALID) continue;
     if (os.types[b] === STACK_MISC) continue;
     if (i >= cur.allocatedStack) return false;
     const oreg = scalarForStack(os);
     const creg = scalarForStack(cs);
+    const slotPrecise = ((precise >> BigInt(spi)) & 1n) !== 0n;
     if (oreg !== null && creg !== null) {
-      if (!regsafe(oreg, creg, idmap, exact, true)) return false;
+      if (!regsafe(oreg, creg, idmap, exact, slotPrecise)) return false;
       i += BPF_REG_SIZE - 1 - b;
       continue;
     }
     if (os.types[b] === STACK_MISC && cs.types[b] === STACK_ZERO) continue;
     if (os.types[b] !== cs.types[b]) return false;
     if (b !== BPF_REG_SIZE - 1) continue;
-    if (os.types[b] === STACK_SPILL && !regsafe(os.spilled, cs.spilled, idmap, exact, true)) return false;
+    if (os.types[b] === STACK_SPILL && !regsafe(os.spilled, cs.spilled, idmap, exact, slotPrecise)) return false;
   }
   return true;
 }
 
 /** The instruction frame `f` of `st` resumes at, and the registers clobbered before it. */
-function resumePoint(
-  env: VerifierEnv,
-  st: VerifierState,
-  f: number,
-  insnIdx: number,
-): { at: number; clobbered: number } {
+function resumePoint(st: VerifierState, f: number, insnIdx: number): { at: number; clobbered: number } {
   if (f === st.frames.length - 1) return { at: insnIdx, clobbered: 0 };
   const callee = st.frames[f + 1];
   if (callee.inCallbackFn) return { at: callee.callsite, clobbered: 0 };
   return { at: callee.callsite + 1, clobbered: 0x3f };
 }
 
-/** Registers of frame `f` that matter at `insnIdx`: live ones, and the precise among them. */
+const ALL_SLOTS = (1n << 64n) - 1n;
+
+/**
+ * What of frame `f` matters at `insnIdx`: its live registers, the precise among them, and its
+ * precise stack slots (all of them for a caller's frame, whose stack a callee may read).
+ */
 function frameMasks(
   env: VerifierEnv,
   st: VerifierState,
   f: number,
   insnIdx: number,
-): { live: number; precise: number } {
-  const { at, clobbered } = resumePoint(env, st, f, insnIdx);
-  if (at >= env.prog.length) return { live: 0x7c0, precise: 0x3c0 };
-  return { live: env.aux.liveIn[at] & ~clobbered, precise: env.aux.preciseIn[at] & ~clobbered };
+): { live: number; precise: number; slots: bigint } {
+  const { at, clobbered } = resumePoint(st, f, insnIdx);
+  if (at >= env.prog.length) return { live: 0x7c0, precise: 0x3c0, slots: ALL_SLOTS };
+  const slots = f === st.frames.length - 1 ? env.aux.preciseSlotsIn[at] : ALL_SLOTS;
+  return { live: env.aux.liveIn[at] & ~clobbered, precise: env.aux.preciseIn[at] & ~clobbered, slots };
 }
 
 /** `states_equal` (`exact`: EXACT, else RANGE_WITHIN) at instruction `insnIdx`. */
@@ -223,19 +240,19 @@ export function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierS
     const fc = cur.frames[i];
     if (fo.callsite !== fc.callsite) return false;
     if (fo.callbackDepth > fc.callbackDepth) return false;
-    const m = exact ? { live: 0x7ff, precise: 0x7ff } : frameMasks(env, cur, i, insnIdx);
+    const m = exact ? { live: 0x7ff, precise: 0x7ff, slots: ALL_SLOTS } : frameMasks(env, cur, i, insnIdx);
     for (let r = 0; r < fo.regs.length; r++) {
       if ((m.live & (1 << r)) === 0) continue;
       if (!regsafe(fo.regs[r], fc.regs[r], idmap, exact, (m.precise & (1 << r)) !== 0)) return false;
     }
-    if (!stacksafe(fo, fc, idmap, exact)) return false;
+    if (!stacksafe(fo, fc, idmap, exact, m.slots)) return false;
   }
   if (old.refs.length !== cur.refs.length) return false;
   for (let i = 0; i < old.refs.length; i++) if (!idmap.check(old.refs[i].id, cur.refs[i].id)) return false;
   return true;
 }
 
-/** `states_maybe_looping`: same frames and the same registers in the current one. */
+/** `states_maybe_looping`: same frames and identical registers in the current one (a quick test). */
 function statesMaybeLooping(old: VerifierState, cur: VerifierState): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   const fo = old.cur;
@@ -243,7 +260,9 @@ function statesMaybeLooping(old: VerifierState, cur: VerifierState): boolean {
   for (let i = 0; i < fo.regs.length; i++) {
     const a = fo.regs[i];
     const b = fc.regs[i];
+    if (a === b) continue;
     if (a.kind !== b.kind) return false;
+    if (a.kind === "scalar" && b.kind === "scalar" && (a.id !== b.id || !a.s.equals(b.s))) return false;
   }
   return true;
 }
@@ -265,8 +284,8 @@ export function findPrevEntry(env: VerifierEnv, insnIdx: number): Checkpoint | n
 
 /**
  * `widen_imprecise_scalars`: scalars that changed since `old` become unknown in `cur` — in
- * registers not marked precise at `insnIdx`, and in spilled stack slots (whose precision the
- * model does not track).
+ * registers not marked precise at `insnIdx`, and in every spilled stack slot (the static slot
+ * precision of liveness.ts is too coarse around callbacks, where widening matters most).
  */
 export function widenImpreciseScalars(env: VerifierEnv, old: VerifierState, cur: VerifierState, insnIdx: number): void {
   const idmap = new IdMap();
@@ -292,6 +311,18 @@ export function widenImpreciseScalars(env: VerifierEnv, old: VerifierState, cur:
   }
 }
 
+/**
+ * `propagate_liveness`: the pruned path continues as the explored one did, so the stack slots
+ * that state's continuations read are read by this path's checkpoints too.
+ */
+function propagateLiveness(old: VerifierState, cur: VerifierState): void {
+  const n = Math.min(old.frames.length, cur.frames.length);
+  for (let f = 0; f < n; f++) {
+    const fo = old.frames[f];
+    for (let spi = 0; spi < fo.live.length; spi++) if (fo.wasRead(spi)) cur.frames[f].markRead(spi);
+  }
+}
+
 /** `update_branch_counts`: a path from `cp` ended; checkpoints whose every path ended are complete. */
 export function updateBranchCounts(cp: Checkpoint | null): void {
   while (cp !== null) {
@@ -303,7 +334,9 @@ export function updateBranchCounts(cp: Checkpoint | null): void {
 
 /**
  * `is_state_visited`: true when the current path can be pruned at `insnIdx`; otherwise the
- * state may be saved as a new checkpoint there.
+ * state may be saved as a new checkpoint there. Saved states are visited newest first; one
+ * that keeps failing to match (`miss_cnt` beyond `hit_cnt * n + n`) is forgotten, as in the
+ * kernel, which keeps the number of comparisons per visit small.
  */
 export function isStateVisited(env: VerifierEnv, insnIdx: number): boolean {
   const cur = env.state;
@@ -313,17 +346,19 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): boolean {
   const list = env.explored.get(insnIdx);
   if (list !== undefined) {
     const isMayGoto = env.prog.code[insnIdx] === 0xe5;
-    for (const sl of list) {
+    // newest first: the list is kept oldest first, so walk it backwards
+    for (let i = list.length - 1; i >= 0; i--) {
+      const sl = list[i];
+      let hit = false;
       if (sl.branches > 0) {
         if (
           isMayGoto &&
           sl.state.mayGotoDepth !== cur.mayGotoDepth &&
           statesEqual(env, sl.state, cur, insnIdx, false)
         ) {
-          return true;
-        }
-        if (env.aux.callsCallback[insnIdx]) {
-          if (statesEqual(env, sl.state, cur, insnIdx, false)) return true;
+          hit = true;
+        } else if (env.aux.callsCallback[insnIdx]) {
+          hit = statesEqual(env, sl.state, cur, insnIdx, false);
         } else if (
           statesMaybeLooping(sl.state, cur) &&
           sl.state.mayGotoDepth === cur.mayGotoDepth &&
@@ -333,15 +368,24 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): boolean {
           env.reject(EINVAL, "INFINITE_LOOP", insnIdx);
         }
         if (
+          !hit &&
           !force &&
           env.jmpsProcessed - env.prevJmpsProcessed < 20 &&
           env.insnProcessed - env.prevInsnProcessed < 100
         ) {
           addNew = false;
         }
-        continue;
+      } else {
+        hit = statesEqual(env, sl.state, cur, insnIdx, false);
       }
-      if (statesEqual(env, sl.state, cur, insnIdx, false)) return true;
+      if (hit) {
+        sl.hitCnt++;
+        propagateLiveness(sl.state, cur);
+        return true;
+      }
+      if (addNew) sl.missCnt++;
+      const n = force && sl.branches > 0 ? 64 : 3;
+      if (sl.missCnt > sl.hitCnt * n + n) list.splice(i, 1);
     }
   }
   if (!addNew) return false;
@@ -353,6 +397,10 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): boolean {
   if (list === undefined) env.explored.set(insnIdx, [cp]);
   else list.push(cp);
   cur.parent = cp;
+  cur.frames.forEach((f, j) => {
+    f.parentFrame = snapshot.frames[j];
+    f.live = [];
+  });
   env.totalStates++;
   return false;
 }

@@ -62,8 +62,12 @@ export interface NotInitReg {
 export interface ScalarReg {
   readonly kind: "scalar";
   readonly s: Scalar;
-  /** Registers with the same nonzero id hold the same value (`find_equal_scalars`). */
+  /** Registers with the same nonzero id hold linked values (`sync_linked_regs`). */
   readonly id: number;
+  /** BPF_ADD_CONST: this register is the id's value plus `delta` (`rX += const` after a copy). */
+  readonly addConst: boolean;
+  /** The constant added, when `addConst` (the kernel keeps it in `off`). */
+  readonly delta: number;
 }
 export interface CtxReg extends PtrBase {
   readonly kind: "ctx";
@@ -148,17 +152,17 @@ export const NOT_INIT: NotInitReg = { kind: "not_init" };
 
 /** `mark_reg_unknown` */
 export function unknownScalar(): ScalarReg {
-  return { kind: "scalar", s: Scalar.unknown(), id: 0 };
+  return { kind: "scalar", s: Scalar.unknown(), id: 0, addConst: false, delta: 0 };
 }
 
 /** `__mark_reg_known` */
 export function knownScalar(v: bigint): ScalarReg {
-  return { kind: "scalar", s: Scalar.known(v), id: 0 };
+  return { kind: "scalar", s: Scalar.known(v), id: 0, addConst: false, delta: 0 };
 }
 
-/** A scalar register with the given knowledge. */
-export function scalarReg(s: Scalar, id = 0): ScalarReg {
-  return { kind: "scalar", s, id };
+/** A scalar register with the given knowledge (and link). */
+export function scalarReg(s: Scalar, id = 0, addConst = false, delta = 0): ScalarReg {
+  return { kind: "scalar", s, id, addConst, delta };
 }
 
 /** The variable part of a freshly made pointer: known zero. */

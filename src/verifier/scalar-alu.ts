@@ -282,6 +282,13 @@ function lsh64Bounds(d: Scalar, uminVal: bigint, umaxVal: bigint): void {
   }
 }
 
+/** `scalar32_min_max_add` + `scalar_min_max_add` + `tnum_add` in place, without a sync (sync_linked_regs). */
+export function addConstBounds(d: Scalar, c: Scalar): void {
+  scalar32Add(d, c);
+  scalar64Add(d, c);
+  d.varOff = tnumAdd(d.varOff, c.varOff);
+}
+
 /**
  * `adjust_scalar_min_max_vals`: the knowledge of `dst op src` for scalars, `op` one of BPF_ADD ..
  * BPF_ARSH; 32-bit operations are zero-extended. Operations it does not model (div, mod, neg,

@@ -25,6 +25,10 @@ export const STACK_SPILL = 1;
 export const STACK_MISC = 2;
 export const STACK_ZERO = 3;
 
+/** Stack slot liveness bits (`REG_LIVE_WRITTEN`, `REG_LIVE_READ`). */
+export const LIVE_WRITTEN = 1;
+export const LIVE_READ = 2;
+
 /** Bytes per stack slot (BPF_REG_SIZE). */
 export const BPF_REG_SIZE = 8;
 
@@ -80,6 +84,14 @@ export class FuncState {
   /** Iterations of a callback visited from this frame (`callback_depth`). */
   callbackDepth: number;
   asyncEntryCnt: number;
+  /**
+   * Liveness of each stack slot (the kernel's `spilled_ptr.live`): LIVE_WRITTEN when the slot was
+   * fully written since the last checkpoint (in the current path), LIVE_READ when a later path
+   * read it (in a checkpoint).
+   */
+  live: number[];
+  /** The same frame in the checkpoint this path continues from (`spilled_ptr.parent`), or null. */
+  parentFrame: FuncState | null;
 
   constructor(callsite: number, frameno: number, subprogno: number) {
     this.regs = new Array<RegState>(MAX_BPF_REG).fill(NOT_INIT);
@@ -94,6 +106,8 @@ export class FuncState {
     this.callbackRetRange = { min: 0, max: 0 };
     this.callbackDepth = 0;
     this.asyncEntryCnt = 0;
+    this.live = [];
+    this.parentFrame = null;
   }
 
   /** A copy whose registers and stack can be changed independently. */
@@ -108,7 +122,34 @@ export class FuncState {
     f.callbackRetRange = this.callbackRetRange;
     f.callbackDepth = this.callbackDepth;
     f.asyncEntryCnt = this.asyncEntryCnt;
+    f.live = this.live.slice();
+    f.parentFrame = this.parentFrame;
     return f;
+  }
+
+  /** Slot `spi` was fully written (an 8-byte store): reads below no longer reach the parents. */
+  markWritten(spi: number): void {
+    this.live[spi] = (this.live[spi] ?? 0) | LIVE_WRITTEN;
+  }
+
+  /**
+   * `mark_reg_read` for slot `spi`: every checkpoint up the parent chain learns that a
+   * continuation reads it, up to the first one after which the path wrote it.
+   */
+  markRead(spi: number): void {
+    let f: FuncState = this;
+    for (;;) {
+      const p = f.parentFrame;
+      if (p === null || ((f.live[spi] ?? 0) & LIVE_WRITTEN) !== 0) return;
+      if (((p.live[spi] ?? 0) & LIVE_READ) !== 0) return;
+      p.live[spi] = (p.live[spi] ?? 0) | LIVE_READ;
+      f = p;
+    }
+  }
+
+  /** Whether a continuation of this checkpoint read slot `spi`. */
+  wasRead(spi: number): boolean {
+    return ((this.live[spi] ?? 0) & LIVE_READ) !== 0;
   }
 
   /** `grow_stack_state`: make room for `size` bytes. */
@@ -224,11 +265,16 @@ export class Checkpoint {
   readonly insnIdx: number;
   branches: number;
   readonly parent: Checkpoint | null;
+  /** Prunes it allowed (`hit_cnt`) and visits it did not match (`miss_cnt`). */
+  hitCnt: number;
+  missCnt: number;
 
   constructor(state: VerifierState, insnIdx: number, parent: Checkpoint | null) {
     this.state = state;
     this.insnIdx = insnIdx;
     this.branches = 1;
     this.parent = parent;
+    this.hitCnt = 0;
+    this.missCnt = 0;
   }
 }
