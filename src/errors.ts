@@ -156,20 +156,48 @@ export class VerifierError extends TsbpfError {
   readonly block: readonly string[];
   /** The errno the kernel returns (EINVAL, EACCES, E2BIG, ENOTSUPP ...), positive. */
   readonly errno: number;
-  constructor(insn: number, log: readonly string[], errno: number, blockStart = log.length - 1) {
+  /** The program that was rejected, when the loader knows it. */
+  readonly program?: string;
+  /** Source position of `insn` (from BTF.ext line_info), when the object has it. */
+  readonly source?: SourceLocation;
+  constructor(
+    insn: number,
+    log: readonly string[],
+    errno: number,
+    blockStart = log.length - 1,
+    where: { program?: string; source?: SourceLocation } = {},
+  ) {
     const block = log.slice(Math.max(0, Math.min(blockStart, log.length - 1)));
     const reason = block.length > 0 ? block[0] : "verification failed";
-    super(insn >= 0 ? `verifier: insn ${insn}: ${reason}` : `verifier: ${reason}`);
+    const prefix = where.program !== undefined ? `${where.program}: ` : "";
+    const at = where.source !== undefined ? ` (${where.source.file}:${where.source.line})` : "";
+    super(insn >= 0 ? `${prefix}verifier: insn ${insn}${at}: ${reason}` : `${prefix}verifier: ${reason}`);
     this.insn = insn;
     this.log = log;
     this.block = block;
     this.errno = errno;
+    this.program = where.program;
+    this.source = where.source;
   }
 
   /** The kernel's reason for the rejection: the first line of the final error block. */
   get reason(): string {
     return this.block.length > 0 ? this.block[0] : "";
   }
+
+  /** The same rejection, attributed to `program` and located at `source`. */
+  located(program: string, source?: SourceLocation): VerifierError {
+    return new VerifierError(this.insn, this.log, this.errno, this.log.length - this.block.length, { program, source });
+  }
+}
+
+/** A position in a program's C source. */
+export interface SourceLocation {
+  readonly file: string;
+  readonly line: number;
+  readonly column: number;
+  /** The line's text, as recorded in BTF. */
+  readonly text: string;
 }
 
 /** Bad command-line usage; the CLI prints the message and exits 2. */

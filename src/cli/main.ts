@@ -9,10 +9,16 @@ import { DISASM_USAGE, disasmCommand } from "./disasm.ts";
 import { OBJDUMP_USAGE, objdumpCommand } from "./objdump.ts";
 import { type Io, processIo } from "./output.ts";
 import { RUN_USAGE, runCommand } from "./run.ts";
+import { VERIFY_USAGE, verifyCommand } from "./verify.ts";
 
 const COMMANDS: Record<string, { run: (argv: string[], io: Io) => number; usage: string; summary: string }> = {
   demo: { run: demoCommand, usage: DEMO_USAGE, summary: "run the bundled example and the conformance suite" },
   run: { run: runCommand, usage: RUN_USAGE, summary: "run an object's programs (test_run) or a raw program" },
+  verify: {
+    run: verifyCommand,
+    usage: VERIFY_USAGE,
+    summary: "verify an object's programs: accepted, or the kernel's message and source line",
+  },
   disasm: { run: disasmCommand, usage: DISASM_USAGE, summary: "disassemble raw bytecode or an ELF object" },
   objdump: {
     run: objdumpCommand,

@@ -15,7 +15,7 @@ import {
 } from "../isa/opcodes.ts";
 import type { ObjectSpec, ProgramSpec } from "../object/spec.ts";
 import { MAP_TYPE_NAMES, PROG_TYPE_NAMES } from "../object/uapi.ts";
-import { funcIdName } from "../runtime/helper-ids.ts";
+import { funcIdName } from "../isa/helper-ids.ts";
 import { parse } from "./args.ts";
 import { readObjectSpec } from "./objects.ts";
 import { type Io, paint, writeJson } from "./output.ts";

@@ -187,5 +187,6 @@ export function loadObjectSpec(bytes: Uint8Array, opts: LoadOptions = {}): Objec
     license: state.license,
     kernelVersion: state.kernelVersion,
     ksyms,
+    btf,
   };
 }

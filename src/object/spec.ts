@@ -10,6 +10,7 @@
  * value (global data). Kfunc calls carry src BPF_PSEUDO_KFUNC_CALL and imm = an id that
  * {@link ProgramSpec.kfuncs} maps to the kfunc's name.
  */
+import type { Btf } from "../btf/btf.ts";
 import type { DecodedProgram } from "../isa/insn.ts";
 
 /** A map as the object declares it (BTF `.maps`, legacy `maps`, or a global-data section). */
@@ -116,4 +117,9 @@ export interface ObjectSpec {
    * and kfuncs whose address is taken (`bpf_ksym_exists`); kfunc calls use {@link ProgramSpec.kfuncs}.
    */
   readonly ksyms: readonly string[];
+  /**
+   * The object's BTF as libbpf hands it to the kernel (DATASEC sizes and offsets fixed up), or
+   * null when the object has none: func_info types, decl tags, map layouts, bpf_obj_new types.
+   */
+  readonly btf: Btf | null;
 }

@@ -22,7 +22,7 @@ import {
   BPF_PROG_TYPE_TRACING,
   BPF_PROG_TYPE_XDP,
 } from "../object/uapi.ts";
-import * as F from "./helper-ids.ts";
+import * as F from "../isa/helper-ids.ts";
 import * as Maps from "./helper-impls/maps.ts";
 import * as Misc from "./helper-impls/misc.ts";
 import * as Skb from "./helper-impls/skb.ts";
@@ -162,6 +162,25 @@ function tableFor(progType: number): ProtoTable {
 export function funcProto(progType: number, id: number): HelperSpec | undefined {
   for (const [i, spec] of tableFor(progType)) if (i === id) return spec;
   return undefined;
+}
+
+const ALL_TABLES: readonly ProtoTable[] = [SOCKET_FILTER, TC, XDP, TRACING];
+
+/** Whether the runtime implements helper `id` for at least one program type. */
+export function implementsHelper(id: number): boolean {
+  return ALL_TABLES.some((t) => t.some(([i]) => i === id));
+}
+
+/**
+ * The verifier's `get_func_proto` question — may a `progType` program call helper `id`? — as
+ * far as the runtime can answer it. Its tables follow the kernel's per-type groups, minus the
+ * helpers it does not implement; so a helper it implements for other types but not this one is
+ * one the kernel refuses here too ("program of this type cannot use helper"), while a helper it
+ * implements nowhere is left to the kernel's rules (the verifier checks the call) and then
+ * refused by the loader as missing from this runtime.
+ */
+export function helperAllowed(progType: number, id: number): boolean {
+  return funcProto(progType, id) !== undefined || !implementsHelper(id);
 }
 
 /** A registry holding every helper `progType` may call, ready for an engine. */

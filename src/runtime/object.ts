@@ -2,9 +2,11 @@
  * A loaded BPF object: what libbpf's bpf_object__load leaves behind, made runnable. Creating a
  * {@link BpfObject} from an ObjectSpec
  *
- *   1. prepares every autoloaded program like the verifier's first passes would: each helper
- *      call must name a helper its program type may call (the kernel's `get_func_proto`), each
- *      kfunc call a kfunc the runtime has, each map reference a map of the object;
+ *   1. verifies every autoloaded program with the modelled kernel's verifier (src/verifier): a
+ *      program the kernel would reject is refused with its VerifierError (the kernel's message,
+ *      instruction index and source line), so it never runs; then checks what the runtime
+ *      itself must provide: each helper its program type may call (the kernel's
+ *      `get_func_proto`), each kfunc, each map reference a map of the object;
  *   2. builds one engine per program on a single address space, with the helpers of its type,
  *      an LD_IMM64 resolver turning BPF_PSEUDO_MAP_IDX / _IDX_VALUE into map handles and
  *      global-data addresses, and a tail-call resolver turning prog-array entries into the
@@ -31,12 +33,14 @@ import {
   BPF_PSEUDO_MAP_IDX,
   BPF_PSEUDO_MAP_IDX_VALUE,
 } from "../isa/opcodes.ts";
+import { sourceLineOf } from "../object/lines.ts";
 import { type LoadOptions, loadObjectSpec } from "../object/loader.ts";
 import type { ObjectSpec, ProgramSpec } from "../object/spec.ts";
 import { BPF_ANY, BPF_MAP_TYPE_ARRAY, MAP_TYPE_NAMES, PROG_TYPE_NAMES } from "../object/uapi.ts";
+import { type KernelVersion, type VerifiedProgram, verifyProgram } from "../verifier/index.ts";
 import type { EngineFactory, LdImm64Resolver, ProgramEngine } from "./engine.ts";
-import { funcProto, helpersFor } from "./func-proto.ts";
-import { BPF_FUNC_MAX_ID, funcIdName } from "./helper-ids.ts";
+import { funcProto, helperAllowed, helpersFor } from "./func-proto.ts";
+import { BPF_FUNC_MAX_ID, funcIdName } from "../isa/helper-ids.ts";
 import type { HelperRegistry, KfuncRegistry } from "./helpers.ts";
 import { type HostOptions, KernelHost, type TraceRecord } from "./host.ts";
 import { bundledKernelBtf } from "./kernel-btf/index.ts";
@@ -60,6 +64,13 @@ export interface ObjectOptions {
   readonly budget?: number;
   /** LRU free-target rule of the maps (see MapContext). */
   readonly lruFreeTarget?: "scaled" | "fixed";
+  /**
+   * Verify every program before it may run (default true). Only tests of the runtime's own
+   * fault handling, which must run programs the kernel would never accept, turn it off.
+   */
+  readonly verify?: boolean;
+  /** The kernel whose verifier decides (messages and rules; default "6.12", the target). */
+  readonly kernel?: KernelVersion;
 }
 
 /**
@@ -95,6 +106,8 @@ export class BpfProgram implements TestRunTarget {
   readonly space: AddressSpace;
   /** The helpers this program's type may call. */
   readonly helpers: HelperRegistry;
+  /** What the verifier left of the program (null when the object was loaded without verifying). */
+  readonly verified: VerifiedProgram | null;
 
   constructor(
     spec: ProgramSpec,
@@ -103,6 +116,7 @@ export class BpfProgram implements TestRunTarget {
     engine: ProgramEngine,
     space: AddressSpace,
     helpers: HelperRegistry,
+    verified: VerifiedProgram | null,
   ) {
     this.spec = spec;
     this.id = id;
@@ -110,6 +124,7 @@ export class BpfProgram implements TestRunTarget {
     this.engine = engine;
     this.space = space;
     this.helpers = helpers;
+    this.verified = verified;
   }
 
   get name(): string {
@@ -163,7 +178,7 @@ export class BpfObject {
     this.spec = spec;
     this.space = new AddressSpace();
     this.host = options.host instanceof KernelHost ? options.host : new KernelHost(options.host);
-    this.kfuncs = options.kfuncs ?? defaultKfuncs();
+    this.kfuncs = options.kfuncs ?? defaultKfuncs(spec.btf);
     const byId = new Map<number, BpfProgram>();
     this.maps = new MapSet({
       space: this.space,
@@ -179,6 +194,7 @@ export class BpfObject {
     const programs: BpfProgram[] = [];
     for (const p of spec.programs) {
       if (!p.autoload) continue;
+      const verified = options.verify === false ? null : verify(spec, p, options.kernel ?? "6.12");
       const helpers = this.prepare(p);
       const runtime = new ProgramRuntime(this.host, this.maps, p.type, p.name);
       const engine = options.engine(p.insns, {
@@ -191,7 +207,7 @@ export class BpfObject {
         budget: options.budget,
         exceptionCallback: exceptionCallbackOf(p),
       });
-      const prog = new BpfProgram(p, programs.length + 1, runtime, engine, this.space, helpers);
+      const prog = new BpfProgram(p, programs.length + 1, runtime, engine, this.space, helpers, verified);
       byId.set(prog.id, prog);
       programs.push(prog);
     }
@@ -369,6 +385,23 @@ export class BpfObject {
   tracePipe(): string {
     return this.host.tracePipe();
   }
+}
+
+/**
+ * Verifies program `p` of `spec` as `kernel` would load it (bpf_prog_load → bpf_check), with the
+ * object's BTF and maps and the runtime's helper table; throws the kernel's rejection as a
+ * VerifierError naming the program and the source line of the rejected instruction.
+ */
+export function verify(spec: ObjectSpec, p: ProgramSpec, kernel: KernelVersion): VerifiedProgram {
+  const r = verifyProgram(p, {
+    btf: spec.btf ?? undefined,
+    maps: spec.maps,
+    kernel,
+    helperAvailable: helperAllowed,
+  });
+  if (r.ok) return r.prog;
+  const line = r.error.insn >= 0 ? sourceLineOf(p, r.error.insn) : undefined;
+  throw r.error.located(p.name, line);
 }
 
 /**

@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { type Btf, CORE_POISON_IMM, parseBtf } from "../../src/btf/index.ts";
 import { readElf } from "../../src/elf/index.ts";
-import { BpfFault, BtfError, LoadError } from "../../src/errors.ts";
+import { BpfFault, BtfError, LoadError, VerifierError } from "../../src/errors.ts";
 import { Interpreter } from "../../src/interp/index.ts";
 import type { DecodedProgram } from "../../src/isa/insn.ts";
 import { loadObjectSpec, type ObjectSpec } from "../../src/object/index.ts";
@@ -320,14 +320,20 @@ describe("CO-RE errors and the target BTF", () => {
     );
   });
 
-  test("a target without the types poisons, and a poisoned slot faults when reached", () => {
+  test("a target without the types poisons: the verifier rejects a reachable poisoned slot, the engine faults on it", () => {
     // btf/core.o's BTF has no __sk_buff: core_skb's loads through it are poisoned
     const other = parseBtf(new Uint8Array(readFileSync(join(ROOT, "test", "fixtures", "btf", "core.min.btf"))));
     const spec = openObjectSpec(bytesOf("core_skb.o"), { targetBtf: other });
     const p = spec.programs[0];
     for (const pc of [23, 25, 27]) assert.equal(p.insns.imm[pc], CORE_POISON_IMM, `slot ${pc}`);
     assert.equal(p.insns.imm[4], 0, "field existence: 0");
-    const obj = BpfObject.load(spec, { engine });
+    // what the kernel does with libbpf's poisoned call: refuse it where it is reachable
+    assert.throws(
+      () => BpfObject.load(spec, { engine }),
+      (e: unknown) => e instanceof VerifierError && e.reason === "invalid func unknown#195896080",
+    );
+    // and should such a program run anyway, the engine stops at the poisoned slot
+    const obj = BpfObject.load(spec, { engine, verify: false });
     assert.throws(
       () => obj.testRun("core_fields", { dataIn: new Uint8Array(64) }),
       (e: unknown) => e instanceof BpfFault && /195896080/.test(e.message),

@@ -3,9 +3,9 @@
 // recorded on arm64 Linux 6.12.117 (the target, via the QEMU oracle) and x86-64 Linux 6.18.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { describe, test } from "node:test";
-import { LoadError } from "../../src/errors.ts";
+import { VerifierError } from "../../src/errors.ts";
 import { Interpreter } from "../../src/interp/index.ts";
 import type { EngineFactory } from "../../src/runtime/engine.ts";
 import { BpfObject, openObjectSpec } from "../../src/runtime/object.ts";
@@ -23,6 +23,14 @@ interface Recorded {
   prog: string;
   accepted: boolean;
   runs?: Run[];
+}
+interface Rejected {
+  object: string;
+  prog: string;
+  accepted: boolean | null;
+  stage?: string;
+  message?: string;
+  log_tail?: string[];
 }
 interface Setup {
   map: string;
@@ -48,19 +56,8 @@ for (const kernel of ["arm64-6.12.117", "x86_64-6.18"]) {
     let runs = 0;
     for (const p of programs) {
       if (!p.accepted || !p.runs?.length) continue;
-      test(`${p.object} ${p.prog}`, (t) => {
-        let obj: BpfObject;
-        try {
-          obj = open(p.object);
-        } catch (e) {
-          // bpf_obj_new needs the verifier's fixup that passes the object size (issue 4's
-          // verifier); until then the runtime refuses the kfunc at load time, loudly.
-          if (e instanceof LoadError && /kfunc bpf_obj_new_impl is not supported/.test(e.message)) {
-            t.skip(`SKIPPING: ${e.message}`);
-            return;
-          }
-          throw e;
-        }
+      test(`${p.object} ${p.prog}`, () => {
+        const obj = open(p.object);
         for (const r of p.runs ?? []) {
           const got = obj.testRun(p.prog, { dataIn: Buffer.from(r.data_in, "hex") }).retval;
           assert.equal(got, r.retval, `${p.prog} on ${r.packet}`);
@@ -71,3 +68,38 @@ for (const kernel of ["arm64-6.12.117", "x86_64-6.18"]) {
     test("the corpus is not empty", () => assert.ok(runs >= 200, `${runs} runs`));
   });
 }
+
+// What 6.12.117 rejects never runs: loading the object fails with the kernel's message, naming
+// the program, the rejected instruction and its source line — the line the kernel's own log
+// printed last before the message ("; <source> @ file:line"), where its log tail shows one.
+describe("exceptions corpus: what arm64 6.12.117 rejects is refused at load", () => {
+  const programs: Rejected[] = expected.kernels["arm64-6.12.117"].programs;
+  let withLine = 0;
+  for (const p of programs) {
+    if (p.accepted !== false || p.stage !== "verifier") continue;
+    test(`${p.object} ${p.prog}`, () => {
+      let error: unknown;
+      try {
+        open(p.object);
+      } catch (e) {
+        error = e;
+      }
+      assert.ok(error instanceof VerifierError, `expected a VerifierError, got ${String(error)}`);
+      assert.equal(error.reason, p.message);
+      assert.equal(error.program, p.prog);
+      const tail = p.log_tail ?? [];
+      const at = tail.indexOf(p.message ?? "");
+      const printed = tail
+        .slice(0, at < 0 ? tail.length : at)
+        .map((l) => /^; .* @ (\S+):(\d+)$/.exec(l))
+        .filter((m) => m !== null)
+        .at(-1);
+      if (printed !== undefined && error.insn >= 0) {
+        withLine++;
+        // the kernel prints the file's base name; BTF records the path clang was given
+        assert.deepEqual([basename(error.source?.file ?? ""), error.source?.line], [printed[1], Number(printed[2])]);
+      }
+    });
+  }
+  test("source lines were compared", () => assert.ok(withLine >= 5, `${withLine} programs`));
+});

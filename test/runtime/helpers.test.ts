@@ -4,7 +4,7 @@
 // clocks and PRNG, and the load-time checks of helper and kfunc calls.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { BpfFault, LoadError } from "../../src/errors.ts";
+import { BpfFault, LoadError, VerifierError } from "../../src/errors.ts";
 import { Interpreter } from "../../src/interp/index.ts";
 import { assemble } from "../../src/isa/asm.ts";
 import type { MapContent, MapSpec, ObjectSpec, ProgramSpec } from "../../src/object/spec.ts";
@@ -16,6 +16,7 @@ import {
   BPF_MAP_TYPE_RINGBUF,
   BPF_PROG_TYPE_RAW_TRACEPOINT,
   BPF_PROG_TYPE_SCHED_CLS,
+  BPF_PROG_TYPE_SOCKET_FILTER,
   BPF_PROG_TYPE_XDP,
 } from "../../src/object/uapi.ts";
 import { type BprintfMemory, bpfBprintf } from "../../src/runtime/bprintf.ts";
@@ -79,9 +80,15 @@ function map(
   };
 }
 
-function load(programs: ProgramSpec[], maps: MapSpec[] = [], host: HostOptions = {}): BpfObject {
-  const spec: ObjectSpec = { name: "t", programs, maps, license: "GPL", kernelVersion: 0, ksyms: [] };
-  return BpfObject.load(spec, { engine, host: { seed: 7, clock: () => 5_000_000_000n, ...host } });
+/**
+ * Loads hand-assembled programs without the verifier: these tests exercise the runtime's own
+ * behaviour — helpers given bad arguments, maps without BTF, a second lock, load-time checks
+ * of what the runtime provides — with programs the kernel's verifier would refuse before they
+ * ever ran (the "the verifier decides first" tests below load them with it).
+ */
+function load(programs: ProgramSpec[], maps: MapSpec[] = [], host: HostOptions = {}, verify = false): BpfObject {
+  const spec: ObjectSpec = { name: "t", programs, maps, license: "GPL", kernelVersion: 0, ksyms: [], btf: null };
+  return BpfObject.load(spec, { engine, host: { seed: 7, clock: () => 5_000_000_000n, ...host }, verify });
 }
 
 /** Runs a raw-tracepoint program (no context needed) and returns r0. */
@@ -456,6 +463,34 @@ describe("probe_read, spin locks, task and time", () => {
     assert.equal(run(obj, "p"), 4n);
     assert.equal(obj.tracePipe(), "x=42\n");
     assert.equal(obj.trace[0].program, "p");
+  });
+});
+
+describe("the verifier decides first", () => {
+  test("a program the kernel rejects is refused with the kernel's message and never runs", () => {
+    const kfuncs = new Map([[0x10, "bpf_rcu_read_lock"]]);
+    const rejects = (text: string, type: number, message: string, insn: number) =>
+      assert.throws(
+        () => load([prog("x", text, type, kfuncs)], [], {}, true),
+        (e: unknown) => e instanceof VerifierError && e.reason === message && e.insn === insn && e.program === "x",
+      );
+    rejects("call 0x9\nexit", BPF_PROG_TYPE_XDP, "program of this type cannot use helper bpf_skb_store_bytes#9", 0);
+    rejects(
+      "call 0x9\nexit",
+      BPF_PROG_TYPE_SOCKET_FILTER,
+      "program of this type cannot use helper bpf_skb_store_bytes#9",
+      0,
+    );
+    rejects("exit", BPF_PROG_TYPE_SCHED_CLS, "R0 !read_ok", 0);
+    rejects("call kfunc 0x10\nr0 = 0x1\nexit", BPF_PROG_TYPE_RAW_TRACEPOINT, "bpf_rcu_read_unlock is missing", 2);
+  });
+
+  test("an accepted program keeps what the verifier made of it", () => {
+    const obj = load([prog("ok", "r0 = 0x2a\nif r0 == 0x2a goto +0x1\nr0 = 0x1\nexit")], [], {}, true);
+    const p = obj.program("ok");
+    assert.ok(p.verified !== null);
+    assert.equal(p.verified.insns.length, 2, "the never-taken path and then the jump are removed (dead code, nops)");
+    assert.equal(obj.testRun("ok").retval, 42);
   });
 });
 

@@ -155,6 +155,17 @@ export const BPF_FUNC_map_lookup_percpu_elem = 195;
 /** bpf_ktime_get_tai_ns */
 export const BPF_FUNC_ktime_get_tai_ns = 208;
 
+/** bpf_get_stack */
+export const BPF_FUNC_get_stack = 67;
+/** bpf_timer_init */
+export const BPF_FUNC_timer_init = 169;
+/** bpf_timer_set_callback */
+export const BPF_FUNC_timer_set_callback = 170;
+/** bpf_find_vma */
+export const BPF_FUNC_find_vma = 180;
+/** bpf_user_ringbuf_drain */
+export const BPF_FUNC_user_ringbuf_drain = 209;
+
 /** One past the last helper id of v6.12 (`__BPF_FUNC_MAX_ID`). */
 export const BPF_FUNC_MAX_ID = 212;
 
