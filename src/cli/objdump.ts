@@ -5,6 +5,7 @@
  */
 import { UsageError } from "../errors.ts";
 import { disasmInsn, insnSlots } from "../isa/disasm.ts";
+import { funcIdName } from "../isa/helper-ids.ts";
 import {
   BPF_LD_IMM64,
   BPF_PSEUDO_CALL,
@@ -15,7 +16,6 @@ import {
 } from "../isa/opcodes.ts";
 import type { ObjectSpec, ProgramSpec } from "../object/spec.ts";
 import { MAP_TYPE_NAMES, PROG_TYPE_NAMES } from "../object/uapi.ts";
-import { funcIdName } from "../isa/helper-ids.ts";
 import { parse } from "./args.ts";
 import { readObjectSpec } from "./objects.ts";
 import { type Io, paint, writeJson } from "./output.ts";

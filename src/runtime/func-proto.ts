@@ -9,6 +9,8 @@
  * program that calls it fails with a LoadError naming it, as the verifier's "program of this
  * type cannot use helper" would.
  */
+
+import * as F from "../isa/helper-ids.ts";
 import {
   BPF_PROG_TYPE_CGROUP_SKB,
   BPF_PROG_TYPE_KPROBE,
@@ -22,7 +24,6 @@ import {
   BPF_PROG_TYPE_TRACING,
   BPF_PROG_TYPE_XDP,
 } from "../object/uapi.ts";
-import * as F from "../isa/helper-ids.ts";
 import * as Maps from "./helper-impls/maps.ts";
 import * as Misc from "./helper-impls/misc.ts";
 import * as Skb from "./helper-impls/skb.ts";

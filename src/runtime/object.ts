@@ -24,6 +24,7 @@
 import type { Btf } from "../btf/btf.ts";
 import { CORE_POISON_IMM } from "../btf/constants.ts";
 import { LoadError, MapError, TsbpfError } from "../errors.ts";
+import { BPF_FUNC_MAX_ID, funcIdName } from "../isa/helper-ids.ts";
 import {
   BPF_CALL_OP,
   BPF_LD_IMM64,
@@ -40,7 +41,6 @@ import { BPF_ANY, BPF_MAP_TYPE_ARRAY, MAP_TYPE_NAMES, PROG_TYPE_NAMES } from "..
 import { type KernelVersion, type VerifiedProgram, verifyProgram } from "../verifier/index.ts";
 import type { EngineFactory, LdImm64Resolver, ProgramEngine } from "./engine.ts";
 import { funcProto, helperAllowed, helpersFor } from "./func-proto.ts";
-import { BPF_FUNC_MAX_ID, funcIdName } from "../isa/helper-ids.ts";
 import type { HelperRegistry, KfuncRegistry } from "./helpers.ts";
 import { type HostOptions, KernelHost, type TraceRecord } from "./host.ts";
 import { bundledKernelBtf } from "./kernel-btf/index.ts";
