@@ -207,3 +207,16 @@ export class UsageError extends TsbpfError {}
 export function assertNever(x: never, what = "value"): never {
   throw new TsbpfError(`unexpected ${what}: ${JSON.stringify(x)}`);
 }
+
+/**
+ * A BPF program the arm64 JIT cannot translate (unsupported opcode, a branch out of range, a
+ * layout that does not match the program). `insn` is the BPF slot it is about, -1 when it
+ * concerns the whole program.
+ */
+export class JitError extends TsbpfError {
+  readonly insn: number;
+  constructor(insn: number, message: string, options?: { cause?: unknown }) {
+    super(insn >= 0 ? `jit: insn ${insn}: ${message}` : `jit: ${message}`, options);
+    this.insn = insn;
+  }
+}

@@ -12,6 +12,7 @@
  * are checked in every frame ("bpf_throw cannot be used inside …-ed region"), before leaked
  * references. With `kernel: "6.18"` the v6.14+ `check_resource_leak` order and wording apply.
  */
+import { BPF_FUNC_spin_unlock } from "../isa/helper-ids.ts";
 import {
   BPF_ABS,
   BPF_ALU,
@@ -52,7 +53,6 @@ import { BPF_COMPLEXITY_LIMIT_INSNS, E2BIG, EACCES, EFAULT, EINVAL, type Verifie
 import { prepareFuncExit } from "./frames.ts";
 import { prepareFuncArgs } from "./func-args.ts";
 import { checkHelperCall } from "./helper-call.ts";
-import { BPF_FUNC_spin_unlock } from "./helper-protos.ts";
 import { checkCondJmpOp } from "./jmp.ts";
 import { GRAPH_API_KFUNCS } from "./kfuncs.ts";
 import { checkMemAccess, checkPtrOffReg } from "./mem.ts";

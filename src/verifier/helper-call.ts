@@ -6,6 +6,18 @@
  * return value (`do_refine_retval_range`) and packet pointers invalidated by helpers that move
  * packet data.
  */
+import {
+  BPF_FUNC_for_each_map_elem,
+  BPF_FUNC_get_smp_processor_id,
+  BPF_FUNC_get_stack,
+  BPF_FUNC_loop,
+  BPF_FUNC_map_lookup_elem,
+  BPF_FUNC_probe_read_kernel_str,
+  BPF_FUNC_probe_read_str,
+  BPF_FUNC_probe_read_user_str,
+  BPF_FUNC_spin_lock,
+  BPF_FUNC_timer_set_callback,
+} from "../isa/helper-ids.ts";
 import { BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY } from "../object/uapi.ts";
 import { checkRegRead } from "./alu.ts";
 import { EACCES, EFAULT, EINVAL, type VerifierEnv } from "./env.ts";
@@ -19,22 +31,7 @@ import {
   setMapElemCallbackState,
   setTimerCallbackState,
 } from "./frames.ts";
-import {
-  type ArgType,
-  BPF_FUNC_for_each_map_elem,
-  BPF_FUNC_get_smp_processor_id,
-  BPF_FUNC_get_stack,
-  BPF_FUNC_loop,
-  BPF_FUNC_map_lookup_elem,
-  BPF_FUNC_probe_read_kernel_str,
-  BPF_FUNC_probe_read_str,
-  BPF_FUNC_probe_read_user_str,
-  BPF_FUNC_spin_lock,
-  BPF_FUNC_timer_set_callback,
-  CHANGES_PKT_DATA,
-  HELPER_PROTOS,
-  helperName,
-} from "./helper-protos.ts";
+import { type ArgType, CHANGES_PKT_DATA, HELPER_PROTOS, helperName } from "./helper-protos.ts";
 import { checkHelperMemAccess, checkPtrOffReg, registerIsNull } from "./mem.ts";
 import {
   isPointer,

@@ -85,27 +85,6 @@ const proto = (
   extra: Partial<HelperProto> = {},
 ): readonly [number, HelperProto] => [id, { name: funcIdName(id), args, ret, ...extra }];
 
-export {
-  BPF_FUNC_find_vma,
-  BPF_FUNC_for_each_map_elem,
-  BPF_FUNC_get_smp_processor_id,
-  BPF_FUNC_get_stack,
-  BPF_FUNC_loop,
-  BPF_FUNC_map_lookup_elem,
-  BPF_FUNC_probe_read_kernel_str,
-  BPF_FUNC_probe_read_str,
-  BPF_FUNC_probe_read_user_str,
-  BPF_FUNC_ringbuf_discard,
-  BPF_FUNC_ringbuf_reserve,
-  BPF_FUNC_ringbuf_submit,
-  BPF_FUNC_spin_lock,
-  BPF_FUNC_spin_unlock,
-  BPF_FUNC_tail_call,
-  BPF_FUNC_timer_init,
-  BPF_FUNC_timer_set_callback,
-  BPF_FUNC_user_ringbuf_drain,
-};
-
 /** Prototypes by helper id. */
 export const HELPER_PROTOS: ReadonlyMap<number, HelperProto> = new Map<number, HelperProto>([
   proto(1, ["map_ptr", "map_key"], "map_value_or_null"),

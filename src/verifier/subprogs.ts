@@ -6,6 +6,7 @@
  * `check_subprogs` (jumps stay inside their function, each function ends in exit or jump) and
  * the func_info half of `check_btf_func` (each function's BTF and linkage).
  */
+import { BPF_FUNC_tail_call } from "../isa/helper-ids.ts";
 import {
   BPF_ABS,
   BPF_CALL,
@@ -24,7 +25,6 @@ import {
   BPF_PSEUDO_KFUNC_CALL,
 } from "../isa/opcodes.ts";
 import { E2BIG, EEXIST, EINVAL, ENOENT, type SubprogInfo, type VerifierEnv } from "./env.ts";
-import { BPF_FUNC_tail_call } from "./helper-protos.ts";
 
 /** BPF_MAX_SUBPROGS */
 export const BPF_MAX_SUBPROGS = 256;

@@ -3,30 +3,11 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { main } from "../../src/cli/main.ts";
-import type { Io } from "../../src/cli/output.ts";
 import { assemble } from "../../src/isa/asm.ts";
 import { encodeProgram } from "../../src/isa/insn.ts";
-
-const ROOT = resolve(import.meta.dirname, "../..");
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: Io = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    color: false,
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
+import { cli, ROOT } from "./run-cli.ts";
 
 describe("tsbpf run", () => {
   test("runs an assembly file with memory and prints r0", async () => {

@@ -4,29 +4,11 @@
 // the kernel's message, errno and source line (exit 1), and `tsbpf run` refuses to run it.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { basename, join, resolve } from "node:path";
+import { basename, join } from "node:path";
 import { describe, test } from "node:test";
-import { main } from "../../src/cli/main.ts";
-import type { Io } from "../../src/cli/output.ts";
+import { cli, ROOT } from "./run-cli.ts";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const EXC = join(ROOT, "test/fixtures/exceptions");
-
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = "";
-  let err = "";
-  const io: Io = {
-    out: (t) => {
-      out += t;
-    },
-    err: (t) => {
-      err += t;
-    },
-    color: false,
-  };
-  const code = await main(argv, io);
-  return { code, out, err };
-}
 
 interface Recorded {
   object: string;
