@@ -77,8 +77,38 @@ function fromOracle(oracle: string): { bytes: Uint8Array; release: string } {
   return { bytes: new Uint8Array(readFileSync(join(out, "vmlinux.btf"))), release: `${release} (${machine})` };
 }
 
+/**
+ * The kfuncs whose kernel BTF ids the runtime binds for raw bytecode (`call kfunc ID` names a
+ * kfunc by its id in the running kernel's vmlinux BTF, as the kernel resolves it): the ones the
+ * runtime implements (src/runtime/kfuncs.ts).
+ */
+const KFUNCS = [
+  "bpf_throw",
+  "bpf_rcu_read_lock",
+  "bpf_rcu_read_unlock",
+  "bpf_preempt_disable",
+  "bpf_preempt_enable",
+  "bpf_obj_new_impl",
+  "bpf_obj_drop_impl",
+  "bpf_cast_to_kern_ctx",
+  "bpf_rdonly_cast",
+];
+
+/** The vmlinux BTF id of each kfunc of {@link KFUNCS}. */
+function kfuncIds(source: Btf): [string, number][] {
+  return KFUNCS.map((name) => {
+    const id = source.types.findIndex((t) => t.kind === "func" && t.name === name);
+    if (id < 0) throw new Error(`kfunc ${name} is not in this vmlinux BTF`);
+    return [name, id];
+  });
+}
+
 /** data.ts: the bytes as base64 lines, with their provenance. */
-function dataModule(btf: Uint8Array, source: { release: string; sha256: string; bytes: number }): string {
+function dataModule(
+  btf: Uint8Array,
+  source: { release: string; sha256: string; bytes: number },
+  kfuncs: [string, number][],
+): string {
   const b64 = Buffer.from(btf).toString("base64");
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += 100) lines.push(`  "${b64.slice(i, i + 100)}",`);
@@ -96,6 +126,11 @@ export const KERNEL_BTF_SOURCE = {
 export const KERNEL_BTF_ROOTS: readonly string[] = [
 ${ROOTS.map((r) => `  ${JSON.stringify(r)},`).join("\n")}
 ];
+
+/** BTF ids of kfuncs in the source kernel's vmlinux BTF (what \`call kfunc ID\` names there). */
+export const KERNEL_KFUNC_BTF_IDS: ReadonlyMap<string, number> = new Map([
+${kfuncs.map(([n, id]) => `  [${JSON.stringify(n)}, ${id}],`).join("\n")}
+]);
 
 /** SHA-256 of the bundled BTF (vmlinux.btf beside this file). */
 export const KERNEL_BTF_SHA256 = ${JSON.stringify(sha)};
@@ -138,7 +173,7 @@ function main(): void {
   const sha256 = createHash("sha256").update(bytes).digest("hex");
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, "vmlinux.btf"), btf);
-  writeFileSync(join(outDir, "data.ts"), dataModule(btf, { release, sha256, bytes: bytes.length }));
+  writeFileSync(join(outDir, "data.ts"), dataModule(btf, { release, sha256, bytes: bytes.length }, kfuncIds(source)));
   console.log(`${outDir}: ${types.length - 1} types, ${btf.length} bytes, from ${release} (${sha256.slice(0, 16)}…)`);
 }
 

@@ -7,6 +7,7 @@ import { Interpreter } from "../interp/index.ts";
 import { assemble } from "../isa/asm.ts";
 import { type DecodedProgram, decodeProgram } from "../isa/insn.ts";
 import { HelperRegistry } from "../runtime/helpers.ts";
+import { kernelKfuncs } from "../runtime/kfuncs.ts";
 import { hexBytes } from "./args.ts";
 import { readBytes, readText } from "./files.ts";
 import { type Io, paint, writeJson } from "./output.ts";
@@ -38,7 +39,12 @@ export function runRaw(o: RawRunOptions, io: Io): number {
   const mem = o.mem !== undefined ? hexBytes(o.mem, "mem") : o.memFile !== undefined ? readBytes(o.memFile) : null;
   const steps: TraceStep[] = [];
   const rec = o.trace ? recorder(program, steps) : null;
-  const vm = new Interpreter(program, { budget: o.budget, trace: rec?.hook ?? null, helpers: new HelperRegistry() });
+  const vm = new Interpreter(program, {
+    budget: o.budget,
+    trace: rec?.hook ?? null,
+    helpers: new HelperRegistry(),
+    kfuncs: kernelKfuncs(),
+  });
   let args: bigint[] = [0n, 0n];
   let packet = null;
   if (mem !== null) {

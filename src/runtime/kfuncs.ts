@@ -8,6 +8,7 @@
 import type { Btf } from "../btf/btf.ts";
 import { TsbpfError } from "../errors.ts";
 import { KfuncRegistry } from "./helpers.ts";
+import { KERNEL_KFUNC_BTF_IDS } from "./kernel-btf/index.ts";
 import type { MemoryRegion } from "./memory.ts";
 
 /**
@@ -75,5 +76,16 @@ export function defaultKfuncs(objectBtf?: Btf | null): KfuncRegistry {
     .register({ name: "bpf_preempt_disable", args: [], ret: "void", fn: () => 0n })
     .register({ name: "bpf_preempt_enable", args: [], ret: "void", fn: () => 0n });
   if (objectBtf) registerLocalObjects(reg, objectBtf);
+  return reg;
+}
+
+/**
+ * {@link defaultKfuncs} with each kfunc bound to its BTF id in the modelled kernel's vmlinux
+ * (Linux 6.12.117: bpf_throw is 66092), for raw bytecode, where `call kfunc ID` names a kfunc
+ * the way the kernel resolves it — by its id in the running kernel's BTF.
+ */
+export function kernelKfuncs(): KfuncRegistry {
+  const reg = defaultKfuncs();
+  for (const [name, id] of KERNEL_KFUNC_BTF_IDS) if (reg.get(name) !== undefined) reg.bindId(id, name);
   return reg;
 }

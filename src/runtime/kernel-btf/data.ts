@@ -33,6 +33,19 @@ export const KERNEL_BTF_ROOTS: readonly string[] = [
   "enum xdp_action",
 ];
 
+/** BTF ids of kfuncs in the source kernel's vmlinux BTF (what `call kfunc ID` names there). */
+export const KERNEL_KFUNC_BTF_IDS: ReadonlyMap<string, number> = new Map([
+  ["bpf_throw", 66092],
+  ["bpf_rcu_read_lock", 65683],
+  ["bpf_rcu_read_unlock", 65685],
+  ["bpf_preempt_disable", 65511],
+  ["bpf_preempt_enable", 65513],
+  ["bpf_obj_new_impl", 65444],
+  ["bpf_obj_drop_impl", 65426],
+  ["bpf_cast_to_kern_ctx", 63940],
+  ["bpf_rdonly_cast", 65688],
+]);
+
 /** SHA-256 of the bundled BTF (vmlinux.btf beside this file). */
 export const KERNEL_BTF_SHA256 = "4c0b463af2796e9d0bb0006d66ecb19f0a9e40f10e1c93aea5e0b05bd289ac20";
 

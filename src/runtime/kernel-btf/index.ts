@@ -15,9 +15,15 @@ import { readFileSync } from "node:fs";
 import type { Btf } from "../../btf/btf.ts";
 import { parseBtf } from "../../btf/parse.ts";
 import { LoadError, TsbpfError } from "../../errors.ts";
-import { KERNEL_BTF_BASE64, KERNEL_BTF_ROOTS, KERNEL_BTF_SHA256, KERNEL_BTF_SOURCE } from "./data.ts";
+import {
+  KERNEL_BTF_BASE64,
+  KERNEL_BTF_ROOTS,
+  KERNEL_BTF_SHA256,
+  KERNEL_BTF_SOURCE,
+  KERNEL_KFUNC_BTF_IDS,
+} from "./data.ts";
 
-export { KERNEL_BTF_ROOTS, KERNEL_BTF_SHA256, KERNEL_BTF_SOURCE };
+export { KERNEL_BTF_ROOTS, KERNEL_BTF_SHA256, KERNEL_BTF_SOURCE, KERNEL_KFUNC_BTF_IDS };
 
 /** The name bundled BTF errors and CO-RE messages give it. */
 const BUNDLED = `kernel BTF (bundled, ${KERNEL_BTF_SOURCE.release})`;
