@@ -38,11 +38,13 @@ export class Interpreter extends Machine {
    * register starts at 0 and r10 points at the top of the main frame.
    */
   run(input: RunInput = {}): RunResult {
+    const args = input.args ?? [];
+    const whole = this.replacements.get(0);
+    if (whole !== undefined) return { r0: BigInt.asUintN(64, whole(args)), insnCount: 0 };
     const lo = this.lo;
     const hi = this.hi;
     lo.fill(0);
     hi.fill(0);
-    const args = input.args ?? [];
     for (let i = 0; i < 5 && i < args.length; i++) {
       const u = BigInt.asUintN(64, args[i]);
       lo[i + 1] = Number(u & 0xffffffffn);
@@ -504,6 +506,11 @@ export class Interpreter extends Machine {
         case 0x85: {
           if (s === BPF_PSEUDO_CALL) {
             const target = pc + imm;
+            if (this.replacements.size > 0 && code === this.code && this.replacements.has(target)) {
+              this.left = left;
+              this.callReplacement(target);
+              continue;
+            }
             this.pushFrame(i, pc, code, target);
             pc = target;
             continue;

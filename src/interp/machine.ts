@@ -12,6 +12,7 @@ import { disasmInsn } from "../isa/disasm.ts";
 import type { DecodedProgram, IsaOptions } from "../isa/insn.ts";
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from "../isa/opcodes.ts";
 import type { HelperEnv, HelperRegistry, HelperSpec, KfuncRegistry, TailCallResolver } from "../runtime/helpers.ts";
+import type { FunctionReplacement } from "../runtime/engine.ts";
 import {
   AddressSpace,
   joinU64,
@@ -303,6 +304,29 @@ export abstract class Machine {
     lo.set(saveLo);
     hi.set(saveHi);
     return r0;
+  }
+
+  /** Functions replaced by other programs (freplace), by entry slot of this program's code. */
+  protected readonly replacements = new Map<number, FunctionReplacement>();
+
+  /** freplace: calls of the function at `start` (0: the whole program) run `impl` instead. */
+  replaceFunction(start: number, impl: FunctionReplacement): void {
+    this.replacements.set(start, impl);
+  }
+
+  /**
+   * A call of a replaced function: the replacement (another program's run, its own exception
+   * boundary) gets r1..r5 and its result is r0, as if the callee had returned it.
+   */
+  protected callReplacement(target: number): void {
+    const lo = this.lo;
+    const hi = this.hi;
+    const args: bigint[] = [];
+    for (let r = 1; r <= 5; r++) args.push(joinU64(hi[r], lo[r]));
+    const impl = this.replacements.get(target) as FunctionReplacement;
+    const r0 = BigInt.asUintN(64, impl(args));
+    lo[0] = Number(r0 & 0xffffffffn) | 0;
+    hi[0] = Number(r0 >> 32n) | 0;
   }
 
   protected callHelper(id: number, pc: number): void {

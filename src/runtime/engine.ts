@@ -52,7 +52,16 @@ export interface EngineRunResult {
 /** A program prepared by an engine, ready to run many times. */
 export interface ProgramEngine {
   run(input: EngineRunInput): EngineRunResult;
+  /**
+   * freplace: from now on, every call of the global function at slot `start` (0: the program
+   * itself) runs `impl` with r1..r5 instead, and its result becomes the call's r0. The
+   * replacement is another program's run — its own exception boundary.
+   */
+  replaceFunction(start: number, impl: FunctionReplacement): void;
 }
+
+/** What runs in place of a replaced function: r1..r5 in, r0 out. */
+export type FunctionReplacement = (args: readonly bigint[]) => bigint;
 
 /** Builds a {@link ProgramEngine} for a program. */
 export type EngineFactory = (program: DecodedProgram, options: EngineOptions) => ProgramEngine;

@@ -23,7 +23,7 @@
  */
 import type { Btf } from "../btf/btf.ts";
 import { CORE_POISON_IMM } from "../btf/constants.ts";
-import { LoadError, MapError, TsbpfError } from "../errors.ts";
+import { LoadError, MapError, TsbpfError, VerifierError } from "../errors.ts";
 import { BPF_FUNC_MAX_ID, funcIdName } from "../isa/helper-ids.ts";
 import {
   BPF_CALL_OP,
@@ -37,9 +37,16 @@ import {
 import { sourceLineOf } from "../object/lines.ts";
 import { type LoadOptions, loadObjectSpec } from "../object/loader.ts";
 import type { ObjectSpec, ProgramSpec } from "../object/spec.ts";
-import { BPF_ANY, BPF_MAP_TYPE_ARRAY, MAP_TYPE_NAMES, PROG_TYPE_NAMES } from "../object/uapi.ts";
+import {
+  BPF_ANY,
+  BPF_MAP_TYPE_ARRAY,
+  BPF_PROG_TYPE_EXT,
+  MAP_TYPE_NAMES,
+  PROG_TYPE_NAMES,
+} from "../object/uapi.ts";
 import { type KernelVersion, type VerifiedProgram, verifyProgram } from "../verifier/index.ts";
 import type { EngineFactory, LdImm64Resolver, ProgramEngine } from "./engine.ts";
+import { EINVAL } from "./errno.ts";
 import { funcProto, helperAllowed, helpersFor } from "./func-proto.ts";
 import type { HelperRegistry, KfuncRegistry } from "./helpers.ts";
 import { type HostOptions, KernelHost, type TraceRecord } from "./host.ts";
@@ -71,6 +78,16 @@ export interface ObjectOptions {
   readonly verify?: boolean;
   /** The kernel whose verifier decides (messages and rules; default "6.12", the target). */
   readonly kernel?: KernelVersion;
+  /**
+   * freplace: the loaded program whose global functions this object's extension programs
+   * (SEC("freplace/FUNC")) replace — libbpf's `bpf_program__set_attach_target(prog, fd, FUNC)`.
+   * The object then shares the target's kernel and address space, and each extension is
+   * attached as it is loaded: every call of FUNC in the target runs the extension instead,
+   * which is its own exception boundary.
+   */
+  readonly attachTarget?: BpfProgram;
+  /** The function of `attachTarget` to replace, when the section name does not say it. */
+  readonly attachFunction?: string;
 }
 
 /**
@@ -176,8 +193,10 @@ export class BpfObject {
 
   private constructor(spec: ObjectSpec, options: ObjectOptions) {
     this.spec = spec;
-    this.space = new AddressSpace();
-    this.host = options.host instanceof KernelHost ? options.host : new KernelHost(options.host);
+    const target = options.attachTarget;
+    this.space = target?.space ?? new AddressSpace();
+    this.host =
+      target?.runtime.host ?? (options.host instanceof KernelHost ? options.host : new KernelHost(options.host));
     this.kfuncs = options.kfuncs ?? defaultKfuncs(spec.btf);
     const byId = new Map<number, BpfProgram>();
     this.maps = new MapSet({
@@ -194,7 +213,11 @@ export class BpfObject {
     const programs: BpfProgram[] = [];
     for (const p of spec.programs) {
       if (!p.autoload) continue;
-      const verified = options.verify === false ? null : verify(spec, p, options.kernel ?? "6.12");
+      const replaced = p.type === BPF_PROG_TYPE_EXT ? extensionTarget(p, target, options.attachFunction) : null;
+      const verified =
+        options.verify === false
+          ? null
+          : verify(spec, p, options.kernel ?? "6.12", replaced !== null ? replaced.program : undefined);
       const helpers = this.prepare(p);
       const runtime = new ProgramRuntime(this.host, this.maps, p.type, p.name);
       const engine = options.engine(p.insns, {
@@ -210,6 +233,9 @@ export class BpfObject {
       const prog = new BpfProgram(p, programs.length + 1, runtime, engine, this.space, helpers, verified);
       byId.set(prog.id, prog);
       programs.push(prog);
+      if (replaced !== null) {
+        replaced.program.engine.replaceFunction(replaced.start, (args) => engine.run({ args }).r0);
+      }
     }
     this.programs = programs;
     try {
@@ -392,16 +418,53 @@ export class BpfObject {
  * object's BTF and maps and the runtime's helper table; throws the kernel's rejection as a
  * VerifierError naming the program and the source line of the rejected instruction.
  */
-export function verify(spec: ObjectSpec, p: ProgramSpec, kernel: KernelVersion): VerifiedProgram {
+export function verify(
+  spec: ObjectSpec,
+  p: ProgramSpec,
+  kernel: KernelVersion,
+  replaces?: BpfProgram,
+): VerifiedProgram {
   const r = verifyProgram(p, {
     btf: spec.btf ?? undefined,
     maps: spec.maps,
     kernel,
     helperAvailable: helperAllowed,
+    // an extension is checked with its target's program type (the kernel's resolve_prog_type)
+    ...(replaces !== undefined ? { progType: replaces.type, expectedAttachType: replaces.expectedAttachType } : {}),
   });
   if (r.ok) return r.prog;
   const line = r.error.insn >= 0 ? sourceLineOf(p, r.error.insn) : undefined;
   throw r.error.located(p.name, line);
+}
+
+/**
+ * The function an extension program replaces (bpf_check_attach_target for BPF_PROG_TYPE_EXT):
+ * `p.attachTo` of `target`, which must exist, be global — a static function may be inlined or
+ * called with a private calling convention — and not be the target's exception callback, which
+ * runs on the boundary's frame and must not be swapped out.
+ */
+function extensionTarget(
+  p: ProgramSpec,
+  target: BpfProgram | undefined,
+  func = p.attachTo,
+): { program: BpfProgram; start: number } {
+  if (target === undefined) {
+    throw new LoadError(`${p.name}: an freplace program needs its target program (ObjectOptions.attachTarget)`, {
+      section: p.section,
+    });
+  }
+  const f = target.spec.functions.find((fn) => fn.name === func);
+  if (f === undefined) {
+    throw new LoadError(`${p.name}: ${target.name} has no function ${func || "(none named)"}`, {
+      section: p.section,
+    });
+  }
+  const reject = (message: string) => new VerifierError(-1, [message], EINVAL, 0, { program: p.name });
+  if (f.start !== 0 && f.start === exceptionCallbackOf(target.spec)) {
+    throw reject("Extension programs cannot attach to exception callback");
+  }
+  if (f.start !== 0 && f.linkage !== "global") throw reject(`${f.name}() is not a global function`);
+  return { program: target, start: f.start };
 }
 
 /**
