@@ -1,0 +1,136 @@
+/**
+ * Per-instruction dispatch and the body pass (`build_insn`, `build_body`; v6.12), plus the
+ * driver that runs prologue, body, epilogue and PLT until instruction positions are stable.
+ */
+import { JitError } from "../../errors.ts";
+import {
+  BPF_ALU,
+  BPF_ALU64,
+  BPF_ATOMIC,
+  BPF_CALL,
+  BPF_CLASS,
+  BPF_EXIT,
+  BPF_JA,
+  BPF_JMP,
+  BPF_JMP32,
+  BPF_LD,
+  BPF_LDX,
+  BPF_MEM,
+  BPF_MODE,
+  BPF_OP,
+  BPF_ST,
+  BPF_STX,
+} from "../../isa/opcodes.ts";
+import { emitAlu } from "./alu.ts";
+import { emitAtomic } from "./atomic.ts";
+import { emitCondJump, emitExit, emitJa } from "./branch.ts";
+import { emitCall, FUNC_TAIL_CALL } from "./call.ts";
+import { type FunctionFacts, JitContext, type Layout } from "./context.ts";
+import { buildEpilogue, buildPlt } from "./epilogue.ts";
+import { emitLdImm64, emitLoad, emitStore } from "./mem.ts";
+import type { ResolvedOptions } from "./options.ts";
+import { buildPrologue, findUsedCalleeRegs } from "./prologue.ts";
+import { emitTailCall } from "./tail-call.ts";
+
+const LD_IMM64 = 0x18;
+/** The verifier's internal tail-call opcode (xlated dumps show it as `call 12`). */
+const TAIL_CALL = BPF_JMP | 0xf0;
+/** Speculation barrier: nothing to emit on the target (firmware SSBD covers it). */
+const NOSPEC = BPF_ST | 0xc0;
+
+/** Translates local slot `i`; returns how many slots it consumed (2 for ld_imm64). */
+function buildInsn(ctx: JitContext, i: number): 1 | 2 {
+  const p = ctx.prog;
+  const pc = ctx.global(i);
+  const code = p.code[pc];
+  switch (BPF_CLASS(code)) {
+    case BPF_ALU:
+    case BPF_ALU64:
+      emitAlu(ctx, i);
+      return 1;
+    case BPF_JMP:
+    case BPF_JMP32: {
+      const op = BPF_OP(code);
+      if (code === TAIL_CALL || (code === (BPF_JMP | BPF_CALL) && p.src[pc] === 0 && p.imm[pc] === FUNC_TAIL_CALL)) {
+        emitTailCall(ctx);
+      } else if (op === BPF_JA) emitJa(ctx, i);
+      else if (code === (BPF_JMP | BPF_CALL)) emitCall(ctx, i);
+      else if (code === (BPF_JMP | BPF_EXIT)) emitExit(ctx, i);
+      else if (op === BPF_CALL || op === BPF_EXIT) throw new JitError(pc, `bad opcode 0x${code.toString(16)}`);
+      else emitCondJump(ctx, i);
+      return 1;
+    }
+    case BPF_LD:
+      if (code !== LD_IMM64) throw new JitError(pc, `legacy packet access 0x${code.toString(16)} must be rewritten`);
+      emitLdImm64(ctx, i);
+      return 2;
+    case BPF_LDX:
+      emitLoad(ctx, i);
+      return 1;
+    case BPF_ST:
+      if (code !== NOSPEC) emitStore(ctx, i);
+      return 1;
+    case BPF_STX:
+      if (BPF_MODE(code) === BPF_ATOMIC) emitAtomic(ctx, i);
+      else if (BPF_MODE(code) === BPF_MEM) emitStore(ctx, i);
+      else throw new JitError(pc, `unsupported store 0x${code.toString(16)}`);
+      return 1;
+  }
+  throw new JitError(pc, `unknown opcode 0x${code.toString(16)}`);
+}
+
+function buildBody(ctx: JitContext): void {
+  const n = ctx.fn.end - ctx.fn.start;
+  let i = 0;
+  while (i < n) {
+    ctx.offsets[i] = ctx.idx;
+    ctx.current = i;
+    const used = buildInsn(ctx, i);
+    if (used === 2) ctx.offsets[i + 1] = ctx.idx;
+    i += used;
+  }
+  ctx.current = -1;
+  ctx.offsets[n] = ctx.idx;
+}
+
+function run(
+  prog: JitContext["prog"],
+  fn: FunctionFacts,
+  functions: readonly FunctionFacts[],
+  options: ResolvedOptions,
+  layout: Layout | null,
+): { ctx: JitContext; layout: Layout } {
+  const ctx = new JitContext(prog, fn, functions, options, layout);
+  const used = findUsedCalleeRegs(prog, fn.start, fn.end);
+  ctx.usedCalleeRegs = used.regs;
+  ctx.fpUsed = used.fp;
+  buildPrologue(ctx);
+  buildBody(ctx);
+  const epilogueOffset = ctx.idx;
+  buildEpilogue(ctx);
+  buildPlt(ctx);
+  return { ctx, layout: { offsets: ctx.offsets, epilogueOffset } };
+}
+
+const sameLayout = (a: Layout, b: Layout): boolean =>
+  a.epilogueOffset === b.epilogueOffset && a.offsets.every((v, k) => v === b.offsets[k]);
+
+/**
+ * JITs one function at its final address. The first run learns positions (branches emitted as
+ * placeholders of the same length), the second writes with them; a call's form depends on its
+ * address, so in a corner case the positions can move — rerun until they settle.
+ */
+export function jitFunction(
+  prog: JitContext["prog"],
+  fn: FunctionFacts,
+  functions: readonly FunctionFacts[],
+  options: ResolvedOptions,
+): JitContext {
+  let prev = run(prog, fn, functions, options, null).layout;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const next = run(prog, fn, functions, options, prev);
+    if (sameLayout(prev, next.layout)) return next.ctx;
+    prev = next.layout;
+  }
+  throw new JitError(-1, `${fn.name}: instruction positions do not converge`);
+}
