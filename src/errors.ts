@@ -220,3 +220,15 @@ export class JitError extends TsbpfError {
     this.insn = insn;
   }
 }
+
+/**
+ * Bytes that cannot be split into AArch64 instruction words (a length that is not a multiple
+ * of 4). `offset` is the byte offset of the incomplete trailing word.
+ */
+export class A64DecodeError extends TsbpfError {
+  readonly offset: number;
+  constructor(offset: number, message: string, options?: { cause?: unknown }) {
+    super(`arm64 disasm: offset ${offset}: ${message}`, options);
+    this.offset = offset;
+  }
+}
