@@ -6,6 +6,7 @@ import { BpfFault, TsbpfError, UsageError } from "../errors.ts";
 import { CONFORMANCE_USAGE, conformanceCommand } from "./conformance.ts";
 import { DEMO_USAGE, demoCommand } from "./demo.ts";
 import { DISASM_USAGE, disasmCommand } from "./disasm.ts";
+import { JIT_USAGE, jitCommand } from "./jit.ts";
 import { OBJDUMP_USAGE, objdumpCommand } from "./objdump.ts";
 import { type Io, processIo } from "./output.ts";
 import { RUN_USAGE, runCommand } from "./run.ts";
@@ -18,6 +19,11 @@ const COMMANDS: Record<string, { run: (argv: string[], io: Io) => number; usage:
     run: verifyCommand,
     usage: VERIFY_USAGE,
     summary: "verify an object's programs: accepted, or the kernel's message and source line",
+  },
+  jit: {
+    run: jitCommand,
+    usage: JIT_USAGE,
+    summary: "the arm64 code Linux 6.12.117's JIT emits, annotated with BPF and source lines",
   },
   disasm: { run: disasmCommand, usage: DISASM_USAGE, summary: "disassemble raw bytecode or an ELF object" },
   objdump: {
