@@ -212,6 +212,7 @@ export function checkKfuncCall(env: VerifierEnv, pc: number): boolean {
       if (desc.retNull) ++env.idGen; // KF_RET_NULL's id, replaced by the reference's
       const refId = acquireReference(env, pc);
       regs[0] = allocatedObject(env, Number(constArg), refId);
+      env.aux.objNewSize.set(pc, regs[0].kind === "btf_id" ? regs[0].size : 0);
       break;
     }
     case "kern_ctx":

@@ -206,6 +206,25 @@ export function ctxAccess(progType: number, off: number, size: number, write: bo
   }
 }
 
+/** `offsetof(struct __sk_buff, tstamp_type)` */
+export const SKB_TSTAMP_TYPE = SKB.tstamp_type;
+
+/** Program types whose context is a `struct __sk_buff`. */
+export function isSkbProgType(progType: number): boolean {
+  switch (progType) {
+    case BPF_PROG_TYPE_SCHED_CLS:
+    case BPF_PROG_TYPE_SCHED_ACT:
+    case BPF_PROG_TYPE_SOCKET_FILTER:
+    case BPF_PROG_TYPE_CGROUP_SKB:
+    case BPF_PROG_TYPE_LWT_IN:
+    case BPF_PROG_TYPE_LWT_OUT:
+    case BPF_PROG_TYPE_LWT_XMIT:
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** Whether a program type may read and write packet data directly (`may_access_direct_pkt_data`). */
 export function mayWritePacket(progType: number): boolean {
   switch (progType) {

@@ -71,6 +71,17 @@ export class InsnAux {
   readonly preciseIn: Uint16Array;
   /** The function's own stack slots likewise (bit i: fp-8(i+1)), from liveness.ts. */
   readonly preciseSlotsIn: BigUint64Array;
+  /**
+   * What a load or store went through (`ptr_type`), for convert_ctx_accesses: 0 another
+   * pointer, 1 the context, 2 a kernel object read with fault handling (PROBE_MEM).
+   */
+  readonly ptrType: Uint8Array;
+  /** Helper calls taking a map: the map (`map_ptr_state`), null when paths disagree (poisoned). */
+  readonly callMap = new Map<number, VerifierMap | null>();
+  /** `bpf_obj_new_impl` calls: the allocated object's size (`obj_new_size`). */
+  readonly objNewSize = new Map<number, number>();
+  /** `bpf_loop` calls: whether they can be inlined (`loop_inline_state`) and their callback. */
+  readonly loopInline = new Map<number, { fit: boolean; subprog: number }>();
 
   constructor(n: number) {
     this.seen = new Uint8Array(n);
@@ -81,6 +92,7 @@ export class InsnAux {
     this.liveIn = new Uint16Array(n).fill(0x7ff);
     this.preciseIn = new Uint16Array(n).fill(0x7ff);
     this.preciseSlotsIn = new BigUint64Array(n).fill((1n << 64n) - 1n);
+    this.ptrType = new Uint8Array(n);
   }
 }
 
@@ -128,6 +140,10 @@ export class VerifierEnv {
   /** `exception_callback_subprog`, 0 when there is none. */
   exceptionCallbackSubprog = 0;
   seenException = false;
+  /** A store into packet data was verified (`seen_direct_write`): tc programs get a prologue. */
+  seenDirectWrite = false;
+  /** `__sk_buff->tstamp_type` was accessed (`prog->tstamp_type_access`). */
+  tstampTypeAccess = false;
   /** `id_gen` */
   idGen = 0;
   insnProcessed = 0;

@@ -18,26 +18,22 @@ import {
   BPF_JA_OP,
   BPF_JMP,
   BPF_JMP32,
-  BPF_LD_IMM64,
   BPF_MAY_GOTO_OP,
   BPF_MOV,
-  BPF_PSEUDO_CALL,
-  BPF_PSEUDO_FUNC,
   BPF_X,
 } from "../isa/opcodes.ts";
+import { convertCtxAccesses } from "./ctx-convert.ts";
 import type { SubprogInfo, VerifierEnv } from "./env.ts";
+import {
+  doMiscFixups,
+  finishCallsAndMaps,
+  type KernelObjectRef,
+  type KernelSymbols,
+  optimizeBpfLoop,
+} from "./misc-fixups.ts";
+import { type Insns, removeInsns } from "./patch.ts";
 import { markSubprogExcCb } from "./subprogs.ts";
-
-/** A mutable copy of the instructions, with each slot's original index (-1 for added ones). */
-interface Insns {
-  code: number[];
-  dst: number[];
-  src: number[];
-  off: number[];
-  imm: number[];
-  orig: number[];
-  seen: number[];
-}
+import { zextCmpxchg } from "./zext.ts";
 
 function copyInsns(p: DecodedProgram, seen: Uint8Array): Insns {
   const n = p.length;
@@ -79,57 +75,6 @@ function hardWireDeadCodeBranches(ins: Insns): void {
   }
 }
 
-/** `bpf_adj_branches` after removing `[pos, pos + cnt)` (`bpf_adj_delta_to_imm` / `_to_off`). */
-function adjBranchesAfterRemove(ins: Insns, pos: number, cnt: number): void {
-  const endOld = pos + cnt;
-  const endNew = pos;
-  const delta = endNew - endOld;
-  const adj = (curr: number, v: number): number => {
-    if (curr < pos && curr + v + 1 >= endOld) return v + delta;
-    if (curr >= endNew && curr + v + 1 < endNew) return v - delta;
-    return v;
-  };
-  for (let i = 0; i < ins.code.length; i++) {
-    const code = ins.code[i];
-    if (code === BPF_LD_IMM64 && ins.src[i] === BPF_PSEUDO_FUNC) {
-      ins.imm[i] = adj(i, ins.imm[i]);
-      i++;
-      continue;
-    }
-    if (code === BPF_LD_IMM64) {
-      i++;
-      continue;
-    }
-    const cls = code & 0x07;
-    if ((cls !== BPF_JMP && cls !== BPF_JMP32) || (code & 0xf0) === BPF_EXIT) continue;
-    if ((code & 0xf0) === BPF_CALL) {
-      if (ins.src[i] === BPF_PSEUDO_CALL) ins.imm[i] = adj(i, ins.imm[i]);
-      continue;
-    }
-    if (code === (BPF_JMP32 | BPF_JA)) ins.imm[i] = adj(i, ins.imm[i]);
-    else ins.off[i] = adj(i, ins.off[i]);
-  }
-}
-
-/**
- * `adjust_subprog_starts_after_remove`: functions starting inside the hole (never entered, so
- * wholly dead) disappear; later ones move down.
- */
-function adjustSubprogStarts(subprogs: SubprogInfo[], off: number, cnt: number): void {
-  for (let k = subprogs.length - 1; k >= 0; k--) {
-    const s = subprogs[k];
-    if (s.start >= off && s.start < off + cnt) subprogs.splice(k, 1);
-    else if (s.start >= off + cnt) s.start -= cnt;
-  }
-}
-
-/** `verifier_remove_insns` */
-function removeInsns(ins: Insns, subprogs: SubprogInfo[], off: number, cnt: number): void {
-  for (const k of ["code", "dst", "src", "off", "imm", "orig", "seen"] as const) ins[k].splice(off, cnt);
-  adjBranchesAfterRemove(ins, off, cnt);
-  adjustSubprogStarts(subprogs, off, cnt);
-}
-
 /** `opt_remove_dead_code` */
 function removeDeadCode(ins: Insns, subprogs: SubprogInfo[]): void {
   for (let i = 0; i < ins.code.length; i++) {
@@ -158,18 +103,24 @@ export interface FixupResult {
   readonly insns: DecodedProgram;
   /** For each final slot, the original slot it came from (-1 for the hidden callback). */
   readonly origIndex: Int32Array;
+  /** ld_imm64 slots that carry kernel object addresses the model leaves 0. */
+  readonly kernelObjects: readonly KernelObjectRef[];
+  /** Call targets missing from the symbol table. */
+  readonly unresolvedCalls: readonly string[];
 }
 
 /**
  * Runs the passes above on `env.prog` (privileged load) and appends the hidden exception
  * callback when needed; updates `env.subprogs` and `env.exceptionCallbackSubprog` to match.
  */
-export function runFixups(env: VerifierEnv): FixupResult {
+export function runFixups(env: VerifierEnv, syms: KernelSymbols | undefined): FixupResult {
   const ins = copyInsns(env.prog, env.aux.seen);
   const excCb = env.exceptionCallbackSubprog !== 0 ? env.subprogs[env.exceptionCallbackSubprog] : null;
+  optimizeBpfLoop(env, ins);
   hardWireDeadCodeBranches(ins);
   removeDeadCode(ins, env.subprogs);
   removeNops(ins, env.subprogs);
+  convertCtxAccesses(env, ins);
   env.exceptionCallbackSubprog = excCb !== null ? Math.max(0, env.subprogs.indexOf(excCb)) : 0;
   if (env.seenException && env.exceptionCallbackSubprog === 0) {
     const start = ins.code.length;
@@ -204,6 +155,9 @@ export function runFixups(env: VerifierEnv): FixupResult {
     env.exceptionCallbackSubprog = env.subprogs.length - 1;
     markSubprogExcCb(env, env.exceptionCallbackSubprog);
   }
+  const { unresolvedCalls } = doMiscFixups(env, ins, syms);
+  zextCmpxchg(ins, env.subprogs);
+  const kernelObjects = finishCallsAndMaps(env, ins);
   const out = allocProgram(ins.code.length);
   for (let i = 0; i < ins.code.length; i++) {
     out.code[i] = ins.code[i];
@@ -212,5 +166,5 @@ export function runFixups(env: VerifierEnv): FixupResult {
     out.off[i] = ins.off[i];
     out.imm[i] = ins.imm[i];
   }
-  return { insns: out, origIndex: Int32Array.from(ins.orig) };
+  return { insns: out, origIndex: Int32Array.from(ins.orig), kernelObjects, unresolvedCalls };
 }

@@ -324,6 +324,11 @@ export function checkHelperCall(env: VerifierEnv, pc: number): void {
     constMapKey: -1n,
   };
   for (let i = 0; i < 5; i++) checkFuncArg(env, i, proto.args, meta);
+  if (meta.map !== null && proto.args.includes("map_ptr")) {
+    // `record_func_map`: one map per call site, else poisoned (no inlining, generic call)
+    const seen = env.aux.callMap.get(pc);
+    env.aux.callMap.set(pc, seen === undefined || seen === meta.map ? meta.map : null);
+  }
   if (meta.releaseRefObjId !== 0 && !releaseReference(env, meta.releaseRefObjId)) {
     env.reject(EINVAL, "REF_NOT_ACQUIRED", 1);
   }
@@ -339,6 +344,14 @@ export function checkHelperCall(env: VerifierEnv, pc: number): void {
       break;
     case BPF_FUNC_loop: {
       if (meta.subprogno < 0) env.fail(EFAULT);
+      {
+        // `update_loop_inline_state`: inlinable while every path passes flags 0 and the same callback
+        const r4 = regs[4];
+        const zero = r4.kind === "scalar" && r4.s.isConst() && r4.s.varOff.value === 0n;
+        const prev = env.aux.loopInline.get(pc);
+        const fit = prev === undefined ? zero : prev.fit && zero && prev.subprog === meta.subprogno;
+        env.aux.loopInline.set(pc, { fit, subprog: prev?.subprog ?? meta.subprogno });
+      }
       const r1 = regs[1];
       const umax = r1.kind === "scalar" ? r1.s.umax : 0n;
       if (BigInt(st.cur.callbackDepth) < umax) pushCallbackCall(env, pc, meta.subprogno, setLoopCallbackState, false);

@@ -6,7 +6,10 @@
  * the BPF exception rules, and the post-verification rewrites (dead code, hidden exception
  * callback). Sits between `object` (which produces ProgramSpec) and `runtime`.
  */
+export { BPF_PROBE_MEM, BPF_PROBE_MEMSX } from "./ctx-convert.ts";
+export { xlatedDump } from "./dump.ts";
 export { type KernelVersion, MESSAGES, NEWER_MESSAGES } from "./messages.ts";
+export { BPF_TAIL_CALL_OP, type KernelObjectRef, type KernelSymbols } from "./misc-fixups.ts";
 export { Scalar } from "./scalar.ts";
 export type { Tnum } from "./tnum.ts";
 export {

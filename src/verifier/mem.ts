@@ -10,7 +10,7 @@
  * (`allow_uninit_stack`) and pointers may be stored anywhere (`allow_ptr_leaks`), as for root.
  */
 
-import { ctxAccess, mayWritePacket } from "./ctx-access.ts";
+import { ctxAccess, isSkbProgType, mayWritePacket, SKB_TSTAMP_TYPE } from "./ctx-access.ts";
 import { EACCES, EINVAL, type VerifierEnv } from "./env.ts";
 import {
   isPointer,
@@ -403,6 +403,8 @@ export function checkMemAccess(
       const o = off + reg.off;
       const load = ctxAccess(env.cfg.progType, o, size, write);
       if (load === null) env.reject(EACCES, "INVALID_CTX_ACCESS", o, size);
+      env.aux.ptrType[env.insnIdx] = 1;
+      if (o === SKB_TSTAMP_TYPE && isSkbProgType(env.cfg.progType)) env.tstampTypeAccess = true;
       if (!write && valueRegno >= 0) {
         if (load === "scalar") value = unknownScalar();
         else if (load === "sock_common_or_null") value = unknownScalar();
@@ -427,12 +429,15 @@ export function checkMemAccess(
     case "pkt":
     case "pkt_meta": {
       if (write && !mayWritePacket(env.cfg.progType)) env.reject(EACCES, "PKT_WRITE_DENIED");
+      if (write) env.seenDirectWrite = true;
       checkPacketAccess(env, regno, off + reg.off, size, false);
       if (!write && valueRegno >= 0) value = unknownScalar();
       break;
     }
     case "btf_id": {
       if (reg.maybeNull) env.reject(EACCES, "INVALID_MEM_ACCESS", regno, regTypeStr(reg));
+      // untrusted kernel pointers are read with fault handling (PTR_TO_BTF_ID | PTR_UNTRUSTED)
+      if (reg.untrusted && !write) env.aux.ptrType[env.insnIdx] = 2;
       if (reg.size > 0) checkMemRegionAccess(env, regno, off + reg.off, size, reg.size, false);
       if (!write && valueRegno >= 0) value = unknownScalar();
       break;

@@ -23,6 +23,7 @@ import { doCheckMain, doCheckSubprogs } from "./check.ts";
 import { EINVAL, type EnvConfig, VerifierEnv } from "./env.ts";
 import { runFixups } from "./fixups.ts";
 import type { KernelVersion } from "./messages.ts";
+import type { KernelObjectRef, KernelSymbols } from "./misc-fixups.ts";
 import type { VerifierMap } from "./reg.ts";
 import { checkMaxStackDepth, roundUpStackDepth } from "./stack-depth.ts";
 import { addSubprogAndKfunc, checkBtfFunc, checkSubprogs } from "./subprogs.ts";
@@ -46,6 +47,12 @@ export interface VerifyOptions {
   readonly helperAvailable?: (progType: number, id: number) => boolean;
   /** `bpf_jit_supports_exceptions()` (x86-64 and arm64 since 6.9: true). */
   readonly jitSupportsExceptions?: boolean;
+  /**
+   * The kernel's symbol table (e.g. from /proc/kallsyms of the target kernel): with it, helper
+   * and kfunc calls get the kernel's immediates (`function - __bpf_call_base`); without it they
+   * keep the helper id / kfunc BTF id. The structural rewrites happen either way.
+   */
+  readonly kernelSymbols?: KernelSymbols;
 }
 
 /** A function of the verified program. */
@@ -68,8 +75,19 @@ export interface VerifiedSubprog {
 export interface VerifiedProgram {
   /** Instructions after dead-code removal, with the hidden exception callback appended. */
   readonly insns: DecodedProgram;
-  /** For each slot of `insns`, the slot of the submitted program it came from (-1: added). */
+  /**
+   * For each slot of `insns`, the slot of the submitted program it came from: an instruction
+   * the kernel expanded into several gives its index to all of them; -1 for added code (the
+   * hidden exception callback, the tc un-clone prologue).
+   */
   readonly origIndex: Int32Array;
+  /**
+   * The ld_imm64 slots whose value is the address of a kernel object (a map, a map value, a
+   * kernel variable): the kernel puts the address there; the model leaves 0.
+   */
+  readonly kernelObjects: readonly KernelObjectRef[];
+  /** Call targets that `kernelSymbols` did not know (their imm is left as submitted). */
+  readonly unresolvedCalls: readonly string[];
   readonly subprogs: readonly VerifiedSubprog[];
   /** Index in `subprogs` of the exception callback (custom or hidden), 0 when none. */
   readonly exceptionCallbackSubprog: number;
@@ -208,7 +226,7 @@ export function verifyProgram(spec: ProgramSpec, opts: VerifyOptions = {}): Veri
     throw e;
   }
   const seenException = env.seenException;
-  const fixed = runFixups(env);
+  const fixed = runFixups(env, opts.kernelSymbols);
   const subprogs: VerifiedSubprog[] = env.subprogs.map((s) => ({
     start: s.start,
     name: s.name,
@@ -226,6 +244,8 @@ export function verifyProgram(spec: ProgramSpec, opts: VerifyOptions = {}): Veri
     prog: {
       insns: fixed.insns,
       origIndex: fixed.origIndex,
+      kernelObjects: fixed.kernelObjects,
+      unresolvedCalls: fixed.unresolvedCalls,
       subprogs,
       exceptionCallbackSubprog: env.exceptionCallbackSubprog,
       seenException,
