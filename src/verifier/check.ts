@@ -293,8 +293,9 @@ export function doCheck(env: VerifierEnv): void {
         checkMemAccess(env, p.dst[pc], p.off[pc], bytes, true, -1, false, { regno: p.src[pc], imm: null });
       }
     } else if (cls === BPF_ST) {
-      const dreg = checkRegRead(env, p.dst[pc]);
-      if (dreg.kind === "ctx") env.reject(EACCES, "ST_CTX", p.dst[pc], regTypeStr(dreg));
+      // an immediate store into the context is allowed since 6.3 (converted like a register
+      // store by convert_ctx_accesses); older kernels refused it with ST_CTX
+      checkRegRead(env, p.dst[pc]);
       const bytes = SIZE_BYTES[code & 0x18];
       checkMemAccess(env, p.dst[pc], p.off[pc], bytes, true, -1, false, { regno: -1, imm: p.imm[pc] });
     } else if (cls === BPF_JMP || cls === BPF_JMP32) {

@@ -42,8 +42,11 @@ const SOCK = KERNEL_LAYOUT.sock_common;
 
 /** NO_QUEUE_MAPPING: a queue_mapping store of this or more is ignored. */
 const NO_QUEUE_MAPPING = 0xffff;
-/** MIN_NAPI_ID = NR_CPUS + 1 (Debian arm64: CONFIG_NR_CPUS=4096); lower ids are sender CPUs, read as 0. */
-const MIN_NAPI_ID = 4097;
+/**
+ * MIN_NAPI_ID = NR_CPUS + 1 (Debian's 6.12.117 arm64 config: CONFIG_NR_CPUS=512, confirmed by
+ * the recorded xlated of ldst_ctx); lower ids are sender CPUs, read as 0.
+ */
+const MIN_NAPI_ID = 513;
 
 /** The rewrite of one access. */
 export interface Converted {
@@ -182,7 +185,12 @@ function tstampWrite(si: Slot, typeAccess: boolean): Slot[] {
 }
 
 /** `bpf_convert_ctx_access` for one access of `struct __sk_buff` (offsets already aligned for narrow loads). */
-export function convertSkbField(type: "read" | "write", si: Slot, tstampTypeAccess: boolean): Converted {
+export function convertSkbField(
+  type: "read" | "write",
+  si: Slot,
+  tstampTypeAccess: boolean,
+  tcClsAct = false,
+): Converted {
   const read = type === "read";
   const d = si.dst;
   const s = si.src;
@@ -225,12 +233,12 @@ export function convertSkbField(type: "read" | "write", si: Slot, tstampTypeAcce
     case F.tc_index:
       return simple(SKB.tc_index);
     case F.ifindex:
+      // tc programs always run with skb->dev set (tc_cls_act_convert_ctx_access skips the NULL
+      // check); the others may not
       return {
-        insns: [
-          ldx(8, d, s, SKB.dev.off),
-          jmpImm(BPF_JEQ, d, 0, 1),
-          ldx(4, d, d, KERNEL_LAYOUT.net_device.ifindex.off),
-        ],
+        insns: tcClsAct
+          ? [ldx(8, d, s, SKB.dev.off), ldx(4, d, d, KERNEL_LAYOUT.net_device.ifindex.off)]
+          : [ldx(8, d, s, SKB.dev.off), jmpImm(BPF_JEQ, d, 0, 1), ldx(4, d, d, KERNEL_LAYOUT.net_device.ifindex.off)],
         targetSize: 4,
       };
     case F.pkt_type:

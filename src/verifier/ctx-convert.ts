@@ -119,7 +119,8 @@ export function convertCtxAccesses(env: VerifierEnv, ins: Insns): void {
       si.off = off & ~(fieldSize - 1);
       si.code = BPF_LDX | BPF_MEM | (fieldSize === 4 ? BPF_W : fieldSize === 8 ? BPF_DW : BPF_H);
     }
-    const conv = skb ? convertSkbField(type, si, env.tstampTypeAccess) : convertXdpField(type, si);
+    const tc = env.cfg.progType === BPF_PROG_TYPE_SCHED_CLS || env.cfg.progType === BPF_PROG_TYPE_SCHED_ACT;
+    const conv = skb ? convertSkbField(type, si, env.tstampTypeAccess, tc) : convertXdpField(type, si);
     const out = conv.insns;
     if (narrow && size < conv.targetSize) {
       const shift = (off & (fieldSize - 1)) * 8;

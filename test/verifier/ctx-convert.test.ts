@@ -31,9 +31,10 @@ describe("__sk_buff (tc)", () => {
     ["vlan_tci", "r2 = *(u32 *)(r1 + 0x18)", ["r2 = *(u16 *)(r1 + 0x9e)"]],
     ["ingress_ifindex", "r2 = *(u32 *)(r1 + 0x24)", ["r2 = *(u32 *)(r1 + 0x94)"]],
     [
+      // tc: no NULL check of skb->dev (as the kernel's xlated of jit corpus ldst_ctx shows)
       "ifindex (through skb->dev)",
       "r2 = *(u32 *)(r1 + 0x28)",
-      ["r2 = *(u64 *)(r1 + 0x10)", "if r2 == 0x0 goto +0x1", "r2 = *(u32 *)(r2 + 0xe0)"],
+      ["r2 = *(u64 *)(r1 + 0x10)", "r2 = *(u32 *)(r2 + 0xe0)"],
     ],
     ["tc_index", "r2 = *(u32 *)(r1 + 0x2c)", ["r2 = *(u16 *)(r1 + 0x86)"]],
     ["cb[1] (qdisc_skb_cb.data)", "r2 = *(u32 *)(r1 + 0x34)", ["r2 = *(u32 *)(r1 + 0x34)"]],

@@ -106,7 +106,6 @@ const JIT_KNOWN: ReadonlyMap<string, string> = new Map([
   ["calls.kfunc_iter_num", "verifier: the bpf_iter_num_* kfuncs are not modelled (rejected)"],
   ["calls.kfunc_kern_ctx_dynptr", "verifier: bpf_dynptr_from_skb and friends are not modelled (rejected)"],
   ["jmp.jmp_may_goto", "verifier: may_goto loop state pruning is not modelled (1M-insn limit)"],
-  ["ldst.ldst_ctx", "verifier: BPF_ST into the context is rejected; 6.12 allows it"],
   [
     "jmp.jmp64_imm_m0xfff",
     "verifier: a signed compare of a u32 load with a negative constant is not found always-true (dead code kept)",
