@@ -62,6 +62,8 @@ function inputOf(v: VerifiedProgram): JitInput {
     stackDepth: v.subprogs.map((s) => s.stackDepth),
     exceptionBoundary: v.exceptionBoundary,
     exceptionCallback: v.exceptionCallbackSubprog > 0 ? v.exceptionCallbackSubprog : -1,
+    // the verifier keeps BPF-to-BPF call immediates pc-relative
+    pseudoCallImm: "relative",
   };
 }
 
@@ -71,14 +73,14 @@ function inputOf(v: VerifiedProgram): JitInput {
  * at the addresses those sizes give, 16-byte aligned from `base`.
  */
 function placeAndCompile(input: JitInput, base: bigint, lse: boolean): JitFunction[] {
-  const sized = jitProgram(input, { lse, pseudoCallImm: "relative" });
+  const sized = jitProgram(input, { lse });
   let at = base;
   const functions = input.functions.map((f, i) => {
     const placed = { ...f, address: at };
     at += (BigInt(sized[i].bytes.length + 8) + 15n) & ~15n;
     return placed;
   });
-  return jitProgram({ ...input, functions }, { lse, pseudoCallImm: "relative" });
+  return jitProgram({ ...input, functions }, { lse });
 }
 
 function jsonOf(fns: readonly JitFunction[], bpf: BpfSide): unknown {

@@ -11,8 +11,8 @@ import { BpfFault, type FaultKind, TsbpfError } from "../errors.ts";
 import { disasmInsn } from "../isa/disasm.ts";
 import type { DecodedProgram, IsaOptions } from "../isa/insn.ts";
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from "../isa/opcodes.ts";
-import type { HelperEnv, HelperRegistry, HelperSpec, KfuncRegistry, TailCallResolver } from "../runtime/helpers.ts";
 import type { FunctionReplacement } from "../runtime/engine.ts";
+import type { HelperEnv, HelperRegistry, HelperSpec, KfuncRegistry, TailCallResolver } from "../runtime/helpers.ts";
 import {
   AddressSpace,
   joinU64,

@@ -37,13 +37,7 @@ import {
 import { sourceLineOf } from "../object/lines.ts";
 import { type LoadOptions, loadObjectSpec } from "../object/loader.ts";
 import type { ObjectSpec, ProgramSpec } from "../object/spec.ts";
-import {
-  BPF_ANY,
-  BPF_MAP_TYPE_ARRAY,
-  BPF_PROG_TYPE_EXT,
-  MAP_TYPE_NAMES,
-  PROG_TYPE_NAMES,
-} from "../object/uapi.ts";
+import { BPF_ANY, BPF_MAP_TYPE_ARRAY, BPF_PROG_TYPE_EXT, MAP_TYPE_NAMES, PROG_TYPE_NAMES } from "../object/uapi.ts";
 import { type KernelVersion, type VerifiedProgram, verifyProgram } from "../verifier/index.ts";
 import type { EngineFactory, LdImm64Resolver, ProgramEngine } from "./engine.ts";
 import { EINVAL } from "./errno.ts";

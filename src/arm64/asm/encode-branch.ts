@@ -33,6 +33,19 @@ export function tbz(nonZero: boolean, rt: number, bit: number, byteOffset: numbe
   const imm14 = signedField(words(byteOffset, "TBZ"), 14, "TBZ offset");
   return u32(((bit >> 5) << 31) | (nonZero ? 0x37000000 : 0x36000000) | ((bit & 31) << 19) | (imm14 << 5) | reg(rt));
 }
+/**
+ * `word` (a B, BL, B.cond, CBZ/CBNZ or TBZ/TBNZ encoded with offset 0) with its offset field set
+ * to `byteOffset`: lets a code generator emit a branch before its target is known and patch
+ * it afterwards without re-encoding.
+ */
+export function withBranchOffset(word: number, byteOffset: number): number {
+  const w = words(byteOffset, "branch");
+  if ((word & 0x7c000000) === 0x14000000) return u32(word | signedField(w, 26, "B/BL offset"));
+  if ((word & 0xff000010) === 0x54000000 || (word & 0x7e000000) === 0x34000000)
+    return u32(word | (signedField(w, 19, "branch offset") << 5));
+  if ((word & 0x7e000000) === 0x36000000) return u32(word | (signedField(w, 14, "TBZ offset") << 5));
+  throw new EncodeError(`0x${(word >>> 0).toString(16)} is not a PC-relative branch`);
+}
 /** BR Xn. */
 export const br = (rn: number): number => u32(0xd61f0000 | (reg(rn) << 5));
 /** BLR Xn. */

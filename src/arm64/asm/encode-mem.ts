@@ -45,9 +45,13 @@ export function ldrsImm(size: 1 | 2 | 4, rt: number, rn: number, offset: number,
 
 // ---- register offset (LSL #0) -------------------------------------------------------------
 
-function registerOffset(opc: number, size: AccessSize, rt: number, rn: number, rm: number): number {
-  // option = 011 (LSL/UXTX), S = 0: address = Rn + Rm
-  return u32((sizeCode(size) << 30) | 0x38206800 | (opc << 22) | (reg(rm) << 16) | (reg(rn) << 5) | reg(rt));
+/** Index-register extension of the register-offset forms (bits 15:13, S = 0): both add Xm as is. */
+export type IndexExtend = "lsl" | "sxtx";
+
+function registerOffset(opc: number, size: AccessSize, rt: number, rn: number, rm: number, sxtx = false): number {
+  // option = 011 (LSL/UXTX) or 111 (SXTX), S = 0: address = Rn + Rm either way
+  const option = sxtx ? 0xe800 : 0x6800;
+  return u32((sizeCode(size) << 30) | 0x38200000 | option | (opc << 22) | (reg(rm) << 16) | (reg(rn) << 5) | reg(rt));
 }
 
 /** LDR{B,H,,} Rt, [Rn|SP, Xm]. */
@@ -56,10 +60,20 @@ export const ldrReg = (size: AccessSize, rt: number, rn: number, rm: number): nu
 /** STR{B,H,,} Rt, [Rn|SP, Xm]. */
 export const strReg = (size: AccessSize, rt: number, rn: number, rm: number): number =>
   registerOffset(OPC_STR, size, rt, rn, rm);
-/** LDRS{B,H,W} Xt, [Rn|SP, Xm]. */
-export function ldrsReg(size: 1 | 2 | 4, rt: number, rn: number, rm: number, toW = false): number {
+/**
+ * LDRS{B,H,W} Xt, [Rn|SP, Xm] (or `[Rn, Xm, sxtx]` with `extend` "sxtx", the form the kernel's
+ * BPF JIT emits for sign-extending loads; same address).
+ */
+export function ldrsReg(
+  size: 1 | 2 | 4,
+  rt: number,
+  rn: number,
+  rm: number,
+  toW = false,
+  extend: IndexExtend = "lsl",
+): number {
   if (toW && size === 4) throw new EncodeError("LDRSW has no W destination");
-  return registerOffset(toW ? OPC_LDRS_W : OPC_LDRS_X, size, rt, rn, rm);
+  return registerOffset(toW ? OPC_LDRS_W : OPC_LDRS_X, size, rt, rn, rm, extend === "sxtx");
 }
 
 // ---- unscaled signed 9-bit offset -------------------------------------------------------

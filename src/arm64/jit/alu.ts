@@ -62,7 +62,7 @@ import type { JitContext } from "./context.ts";
 import { emitMov, emitMovImm32, isAddSubImm, logicImmValue } from "./immediates.ts";
 import { a64, TMP1, TMP2 } from "./regs.ts";
 
-/** `off` of a register MOV that marks the per-CPU address conversion (BPF_ADDR_PERCPU). */
+/** `off` of a 64-bit register MOV that marks the per-CPU address conversion (BPF_ADDR_PERCPU). */
 const ADDR_PERCPU = -1;
 /** `off` of an arena address-space cast. */
 const ADDR_SPACE_CAST = 1;
@@ -92,9 +92,10 @@ export function emitAlu(ctx: JitContext, i: number): void {
     switch (op) {
       case BPF_MOV:
         if (off === ADDR_SPACE_CAST && imm !== 0) throw new JitError(pc, "arena address-space casts are not supported");
-        if (is64 && off === 0 && imm === ADDR_PERCPU) {
-          // per-CPU pointer -> this CPU's address: add the per-CPU offset register
-          emitMov(ctx, true, dst, src);
+        if (is64 && off === ADDR_PERCPU) {
+          // per-CPU pointer -> this CPU's address: add this CPU's offset (TPIDR_EL1, or
+          // TPIDR_EL2 when the kernel runs at EL2 with VHE); no move when dst is src
+          if (dst !== src) emitMov(ctx, true, dst, src);
           ctx.emit(mrs(TMP1, ctx.options.vhe ? SysReg.TPIDR_EL2 : SysReg.TPIDR_EL1));
           ctx.emit(addReg(true, dst, dst, TMP1));
           return;
@@ -232,7 +233,8 @@ function emitEndian(ctx: JitContext, code: number, is64: boolean, dst: number, i
       ctx.emit(rev16(is64, dst, dst));
       ctx.emit(uxth(is64, dst, dst));
     } else if (imm === 32) {
-      ctx.emit(rev32(is64, dst, dst));
+      // REV Wd also for BPF_ALU64: the W write clears bits 63..32, as a 32-bit swap must
+      ctx.emit(rev32(false, dst, dst));
     } else if (imm === 64) {
       ctx.emit(rev64(dst, dst));
     }

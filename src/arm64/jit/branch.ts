@@ -3,8 +3,8 @@
  *
  * BPF jump offsets count from the next BPF slot, arm64 ones from the branch itself, and the
  * branch is always the last instruction emitted for its slot — so the arm64 distance is
- * offset[target] - (offset[next] - 1). Positions come from the previous (sizing) run; during
- * that run every branch is emitted with distance 0, which has the same length.
+ * offset[target] - (offset[next] - 1). Forward targets are not placed yet when the branch is
+ * emitted: it goes out with distance 0 (same length) and JitContext.resolveBranches patches it.
  */
 import { JitError } from "../../errors.ts";
 import {
@@ -23,7 +23,7 @@ import {
   BPF_SRC,
 } from "../../isa/opcodes.ts";
 import { b, bCond, Cond, cmnImm, cmpImm, cmpReg, tstImm, tstReg } from "../asm/encode.ts";
-import type { JitContext } from "./context.ts";
+import { type JitContext, TO_EPILOGUE } from "./context.ts";
 import { emitMovImm32, isAddSubImm, logicImmValue } from "./immediates.ts";
 import { a64, TMP1 } from "./regs.ts";
 
@@ -47,31 +47,27 @@ const CONDITION: Record<number, number> = {
   [BPF_JSLE]: Cond.LE,
 };
 
-/** arm64 distance, in bytes, from the branch being emitted for local slot `i` to slot i+1+off. */
-export function branchDistance(ctx: JitContext, i: number, off: number): number {
+/**
+ * Local slot that a jump in local slot `i` with offset `off` lands on (i + 1 + off), checked to
+ * stay inside the function (the end, one past the last slot, is the epilogue's position).
+ */
+function jumpTarget(ctx: JitContext, i: number, off: number): number {
   const target = i + 1 + off;
-  const n = ctx.offsets.length - 1;
-  if (target < 0 || target > n) throw new JitError(ctx.global(i), `jump to ${ctx.global(target)} leaves the function`);
-  if (ctx.layout === null) return 0;
-  return (ctx.layout.offsets[target] - (ctx.layout.offsets[i + 1] - 1)) * 4;
+  if (target < 0 || target > ctx.offsets.length - 1)
+    throw new JitError(ctx.global(i), `jump to ${ctx.global(target)} leaves the function`);
+  return target;
 }
 
+/** Reach of B.cond (imm19) and B (imm26), in words either way. */
 const IMM19 = 1 << 18;
 const IMM26 = 1 << 25;
-
-function checkRange(ctx: JitContext, i: number, bytes: number, half: number): void {
-  const w = bytes / 4;
-  if (w < -half || w >= half) throw new JitError(ctx.global(i), `branch distance ${w} out of range`);
-}
 
 /** JA (BPF_JMP: offset in `off`; BPF_JMP32 "gotol": offset in `imm`). */
 export function emitJa(ctx: JitContext, i: number): void {
   const pc = ctx.global(i);
   const code = ctx.prog.code[pc];
   const rel = BPF_CLASS(code) === BPF_JMP ? ctx.prog.off[pc] : ctx.prog.imm[pc];
-  const d = branchDistance(ctx, i, rel);
-  checkRange(ctx, i, d, IMM26);
-  ctx.emit(b(d));
+  ctx.emitBranch(b(0), jumpTarget(ctx, i, rel), IMM26);
 }
 
 export function emitCondJump(ctx: JitContext, i: number): void {
@@ -103,15 +99,11 @@ export function emitCondJump(ctx: JitContext, i: number): void {
     emitMovImm32(ctx, is64, TMP1, imm);
     ctx.emit(cmpReg(is64, dst, TMP1));
   }
-  const d = branchDistance(ctx, i, p.off[pc]);
-  checkRange(ctx, i, d, IMM19);
-  ctx.emit(bCond(cond, d));
+  ctx.emitBranch(bCond(cond, 0), jumpTarget(ctx, i, p.off[pc]), IMM19);
 }
 
 /** BPF_EXIT: the last slot falls through into the epilogue, others branch to it. */
 export function emitExit(ctx: JitContext, i: number): void {
   if (i === ctx.offsets.length - 2) return;
-  const d = ctx.layout === null ? 0 : (ctx.layout.epilogueOffset - ctx.idx) * 4;
-  checkRange(ctx, i, d, IMM26);
-  ctx.emit(b(d));
+  ctx.emitBranch(b(0), TO_EPILOGUE, IMM26);
 }

@@ -80,47 +80,48 @@ export function deriveExceptionCallback(
   return -1;
 }
 
+/** `depth` widened to cover [base + off, 0) when base + off is below the frame (NaN base: no). */
+function touch(depth: number, base: number, off: number): number {
+  const at = base + off;
+  return at < 0 && -at > depth ? -at : depth;
+}
+
 /** Deepest R10-relative byte touched by slots [start, end), in bytes (0 = no stack). */
 export function deriveStackDepth(p: DecodedProgram, start: number, end: number): number {
-  const fpOff: (number | undefined)[] = new Array(11).fill(undefined);
-  fpOff[10] = 0;
+  // per register: its value minus R10 when it holds R10 + constant, NaN when not known to
+  const fpOff: number[] = [NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, 0];
   let depth = 0;
-  const touch = (reg: number, off: number): void => {
-    const base = fpOff[reg];
-    if (base !== undefined && base + off < 0) depth = Math.max(depth, -(base + off));
-  };
   for (let pc = start; pc < end; pc++) {
     const code = p.code[pc];
     const cls = BPF_CLASS(code);
     const dst = p.dst[pc];
     const src = p.src[pc];
     if (code === LD_IMM64) {
-      if (dst < 10) fpOff[dst] = undefined;
+      if (dst < 10) fpOff[dst] = NaN;
       pc++;
       continue;
     }
     if (cls === BPF_LDX) {
-      touch(src, p.off[pc]);
-      if (dst < 10) fpOff[dst] = undefined;
+      if (src <= 10) depth = touch(depth, fpOff[src], p.off[pc]);
+      if (dst < 10) fpOff[dst] = NaN;
     } else if (cls === BPF_ST || cls === BPF_STX) {
-      touch(dst, p.off[pc]);
+      if (dst <= 10) depth = touch(depth, fpOff[dst], p.off[pc]);
       // atomic fetch forms write src (cmpxchg writes R0)
       if (cls === BPF_STX && (code & 0xe0) === 0xc0) {
-        if (src < 10) fpOff[src] = undefined;
-        fpOff[0] = undefined;
+        if (src < 10) fpOff[src] = NaN;
+        fpOff[0] = NaN;
       }
     } else if (code === (BPF_JMP | BPF_CALL)) {
-      for (let r = 1; r <= 5; r++) touch(r, 0);
-      for (let r = 0; r <= 5; r++) fpOff[r] = undefined;
+      for (let r = 1; r <= 5; r++) depth = touch(depth, fpOff[r], 0);
+      for (let r = 0; r <= 5; r++) fpOff[r] = NaN;
     } else if (cls === BPF_ALU64 && dst < 10) {
       const op = BPF_OP(code);
       const isK = BPF_SRC(code) === BPF_K;
-      if (op === BPF_MOV && !isK && p.off[pc] === 0) fpOff[dst] = fpOff[src];
-      else if ((op === BPF_ADD || op === BPF_SUB) && isK && fpOff[dst] !== undefined)
-        fpOff[dst] = (fpOff[dst] as number) + (op === BPF_ADD ? p.imm[pc] : -p.imm[pc]);
-      else fpOff[dst] = undefined;
+      if (op === BPF_MOV && !isK && p.off[pc] === 0) fpOff[dst] = src <= 10 ? fpOff[src] : NaN;
+      else if ((op === BPF_ADD || op === BPF_SUB) && isK) fpOff[dst] += op === BPF_ADD ? p.imm[pc] : -p.imm[pc];
+      else fpOff[dst] = NaN;
     } else if (BPF_CLASS(code) === 0x04 && dst < 10) {
-      fpOff[dst] = undefined; // 32-bit ALU truncates a pointer
+      fpOff[dst] = NaN; // 32-bit ALU truncates a pointer
     }
   }
   return depth;

@@ -6,8 +6,6 @@
 import { encodeBitmaskImm, movAddImm, movk, movn, movz } from "../asm/encode.ts";
 import type { JitContext } from "./context.ts";
 
-const MASK64 = (1n << 64n) - 1n;
-
 /**
  * A signed 32-bit constant: at most two instructions. A value whose upper half has its sign
  * bit set starts from MOVN (so negative numbers come out sign-extended in X form); a value
@@ -31,52 +29,65 @@ export function emitMovImm32(ctx: JitContext, is64: boolean, rd: number, value: 
   }
 }
 
-function chunk(v: bigint, shift: number): number {
-  return Number((v >> BigInt(shift)) & 0xffffn);
-}
-
-/** How many of the four 16-bit chunks of `v` differ from `background`. */
-function chunksDiffering(v: bigint, background: number): number {
-  let n = 0;
-  for (let s = 0; s < 64; s += 16) if (chunk(v, s) !== background) n++;
-  return n;
-}
+/** Chunk `k` (0..3, bits 16k..16k+15) of the 64-bit value hi:lo (two u32 halves). */
+const chunk = (hi: number, lo: number, k: number): number =>
+  (k === 0 ? lo : k === 1 ? lo >>> 16 : k === 2 ? hi : hi >>> 16) & 0xffff;
 
 /**
- * An arbitrary 64-bit constant. Values that fit in 32 bits use the 32-bit rule in W form (the
- * write zero-extends). Otherwise pick MOVN when fewer chunks differ from 0xffff than from 0,
- * start with the highest chunk that differs from that background, and MOVK each lower chunk
- * that differs. `kernelObject` marks the words as encoding a kernel address.
+ * An arbitrary 64-bit constant, given as its u32 halves `hi`:`lo` (numbers, not a BigInt: this
+ * runs for every ld_imm64 and tail call). Values that fit in 32 bits use the 32-bit rule in W
+ * form (the write zero-extends). Otherwise pick MOVN when fewer chunks differ from 0xffff than
+ * from 0, start with the highest chunk that differs from that background (0 if none), and MOVK
+ * each lower chunk that differs. `kernelObject` marks the words as encoding a kernel address.
  */
-export function emitMovImm64(ctx: JitContext, rd: number, value: bigint, kernelObject = false): void {
-  const v = BigInt.asUintN(64, value);
-  if (v >> 32n === 0n) {
-    ctx.withKernelObject(kernelObject, () => emitMovImm32(ctx, false, rd, Number(v) | 0));
+export function emitMovImm64(ctx: JitContext, rd: number, hi: number, lo: number, kernelObject = false): void {
+  if (hi === 0) {
+    const from = ctx.idx;
+    emitMovImm32(ctx, false, rd, lo | 0);
+    if (kernelObject) ctx.kernelObject.fill(1, from, ctx.idx);
     return;
   }
-  const inverse = chunksDiffering(v, 0xffff) < chunksDiffering(v, 0);
-  const rev = ~v & MASK64;
-  const top = inverse ? rev : v;
-  // highest set bit of `top`, rounded down to a chunk boundary
-  let shift = Math.max(Math.floor((top.toString(2).length - 1) / 16) * 16, 0);
-  ctx.emit(inverse ? movn(true, rd, chunk(rev, shift), shift) : movz(true, rd, chunk(v, shift), shift), kernelObject);
-  const background = inverse ? 0xffff : 0;
-  for (shift -= 16; shift >= 0; shift -= 16) {
-    const c = chunk(v, shift);
-    if (c !== background) ctx.emit(movk(true, rd, c, shift), kernelObject);
+  let zeros = 0;
+  let ones = 0;
+  for (let k = 0; k < 4; k++) {
+    const c = chunk(hi, lo, k);
+    if (c !== 0) zeros++;
+    if (c !== 0xffff) ones++;
   }
+  const inverse = ones < zeros;
+  const background = inverse ? 0xffff : 0;
+  let k = 3;
+  while (k > 0 && chunk(hi, lo, k) === background) k--;
+  const top = chunk(hi, lo, k);
+  ctx.emit(inverse ? movn(true, rd, ~top & 0xffff, k * 16) : movz(true, rd, top, k * 16), kernelObject);
+  for (k--; k >= 0; k--) {
+    const c = chunk(hi, lo, k);
+    if (c !== background) ctx.emit(movk(true, rd, c, k * 16), kernelObject);
+  }
+}
+
+/** {@link emitMovImm64} of a BigInt (map addresses from `options.kernelObjectAddress`). */
+export function emitMovImm64Big(ctx: JitContext, rd: number, value: bigint, kernelObject = false): void {
+  const v = BigInt.asUintN(64, value);
+  emitMovImm64(ctx, rd, Number(v >> 32n), Number(v & 0xffffffffn), kernelObject);
 }
 
 /**
  * A kernel address: always MOVN + two MOVKs. Kernel virtual addresses have bits 63..48 all
  * set, so the MOVN's inversion supplies them and the length never depends on the value —
- * which matters because the first JIT pass sizes calls before their targets are known.
+ * which matters because the kernel's first JIT pass sizes calls before their targets are
+ * known. `hi`:`lo` are the address's u32 halves.
  */
-export function emitMovAddr(ctx: JitContext, rd: number, address: bigint, kernelObject = false): void {
+export function emitMovAddr(ctx: JitContext, rd: number, hi: number, lo: number, kernelObject = false): void {
+  ctx.emit(movn(true, rd, ~lo & 0xffff, 0), kernelObject);
+  ctx.emit(movk(true, rd, (lo >>> 16) & 0xffff, 16), kernelObject);
+  ctx.emit(movk(true, rd, hi & 0xffff, 32), kernelObject);
+}
+
+/** {@link emitMovAddr} of a BigInt address. */
+export function emitMovAddrBig(ctx: JitContext, rd: number, address: bigint): void {
   const v = BigInt.asUintN(64, address);
-  ctx.emit(movn(true, rd, ~chunk(v, 0) & 0xffff, 0), kernelObject);
-  ctx.emit(movk(true, rd, chunk(v, 16), 16), kernelObject);
-  ctx.emit(movk(true, rd, chunk(v, 32), 32), kernelObject);
+  emitMovAddr(ctx, rd, Number(v >> 32n), Number(v & 0xffffffffn));
 }
 
 /** The kernel's `is_addsub_imm`: the value, as u32, is imm12 or imm12 << 12. */
@@ -86,14 +97,19 @@ export function isAddSubImm(value: number): boolean {
 }
 
 /**
- * Whether a BPF 32-bit immediate can be a logical immediate, with the kernel's quirk: the s32
- * is sign-extended to u64 before the check, so for a 32-bit (W) operation any negative value
- * has bits above bit 31 and is refused — it then takes the MOV + register form.
+ * The value a logical-immediate instruction (AND/ORR/EOR/TST #imm) would carry for a BPF
+ * immediate, or null when it has no bitmask encoding and the JIT must go through x10. A 32-bit
+ * (W) operation sees the immediate as u32 (recorded: `and w1, w1, #0xfffffff0` for
+ * `w1 &= -16`); a 64-bit one sees it sign-extended (`and x7, x7, #0xfffffffffffffff0`), which
+ * needs a BigInt only for negative values.
  */
-export function logicImmValue(is64: boolean, imm: number): bigint | null {
+export function logicImmValue(is64: boolean, imm: number): number | bigint | null {
+  if (!is64 || imm >= 0) {
+    const u = imm >>> 0;
+    return encodeBitmaskImm(u, is64) === null ? null : u;
+  }
   const v = BigInt.asUintN(64, BigInt(imm | 0));
-  if (!is64 && v >> 32n !== 0n) return null;
-  return encodeBitmaskImm(v, is64) === null ? null : v;
+  return encodeBitmaskImm(v, true) === null ? null : v;
 }
 
 /** The JIT's register move, ADD #0 (not ORR), which also works with sp. */

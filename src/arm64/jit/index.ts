@@ -12,7 +12,7 @@
  */
 import { JitError } from "../../errors.ts";
 import type { DecodedProgram } from "../../isa/insn.ts";
-import type { FunctionFacts } from "./context.ts";
+import type { FunctionFacts, JitContext } from "./context.ts";
 import { deriveBoundary, deriveExceptionCallback, deriveStackDepth } from "./derive.ts";
 import { jitFunction } from "./insn.ts";
 import { DEFAULT_BPF_THROW, type JitOptions, resolveOptions } from "./options.ts";
@@ -55,7 +55,7 @@ export function functionFacts(input: JitInput, options: JitOptions = {}): Functi
       p,
       starts,
       layout.map((f) => f.address),
-      opts.pseudoCallImm,
+      input.pseudoCallImm ?? "index",
     );
     // xlated of a throwing program without a custom callback ends with the hidden default one;
     // without its layout line it is still JITed (its code does not depend on its address)
@@ -79,28 +79,64 @@ export function functionFacts(input: JitInput, options: JitOptions = {}): Functi
   });
 }
 
+/** Whether typed arrays are little-endian here, so a word array's bytes are the image. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** A JITed function; `insns` records are only built when someone asks for them. */
+class Image implements JitFunction {
+  readonly name: string;
+  readonly address: bigint;
+  readonly bytes: Uint8Array;
+  readonly words: Uint32Array;
+  readonly bpfIndex: Int32Array;
+  readonly kernelObject: Uint8Array;
+  readonly stackDepth: number;
+  readonly exceptionBoundary: boolean;
+  readonly exceptionCallback: boolean;
+  private records: JitInsn[] | undefined;
+
+  constructor(fn: FunctionFacts, ctx: JitContext) {
+    const n = ctx.idx;
+    this.name = fn.name;
+    this.address = fn.address;
+    // one allocation for the three per-word arrays (ArrayBuffers are what small programs
+    // spend their time on): words at 0, bpfIndex at 4n, kernelObject at 8n
+    const buffer = new ArrayBuffer(9 * n);
+    this.words = new Uint32Array(buffer, 0, n);
+    this.words.set(ctx.words.subarray(0, n));
+    this.bpfIndex = new Int32Array(buffer, 4 * n, n);
+    this.bpfIndex.set(ctx.bpfIndex.subarray(0, n));
+    this.kernelObject = new Uint8Array(buffer, 8 * n, n);
+    this.kernelObject.set(ctx.kernelObject.subarray(0, n));
+    if (LITTLE_ENDIAN) this.bytes = new Uint8Array(buffer, 0, 4 * n);
+    else {
+      this.bytes = new Uint8Array(n * 4);
+      const view = new DataView(this.bytes.buffer);
+      for (let k = 0; k < n; k++) view.setUint32(k * 4, this.words[k], true);
+    }
+    this.stackDepth = fn.stackDepth;
+    this.exceptionBoundary = fn.exceptionBoundary;
+    this.exceptionCallback = fn.exceptionCallback;
+  }
+
+  get insns(): readonly JitInsn[] {
+    if (this.records === undefined) {
+      const out: JitInsn[] = new Array(this.words.length);
+      for (let k = 0; k < this.words.length; k++) {
+        const insn: JitInsn = { offset: k * 4, word: this.words[k], bpfIndex: this.bpfIndex[k] };
+        if (this.kernelObject[k]) insn.kernelObject = true;
+        out[k] = insn;
+      }
+      this.records = out;
+    }
+    return this.records;
+  }
+}
+
 /** JITs every function of the program (main first, in the input's order). */
 export function jitProgram(input: JitInput, options: JitOptions = {}): JitFunction[] {
   const opts = resolveOptions(options);
   const facts = functionFacts(input, options);
-  return facts.map((fn) => {
-    const ctx = jitFunction(input.insns, fn, facts, opts);
-    const bytes = new Uint8Array(ctx.words.length * 4);
-    const view = new DataView(bytes.buffer);
-    const insns: JitInsn[] = ctx.words.map((word, k) => {
-      view.setUint32(k * 4, word, true);
-      const insn: JitInsn = { offset: k * 4, word, bpfIndex: ctx.bpfIndex[k] };
-      if (ctx.kernelObject[k]) insn.kernelObject = true;
-      return insn;
-    });
-    return {
-      name: fn.name,
-      address: fn.address,
-      bytes,
-      insns,
-      stackDepth: fn.stackDepth,
-      exceptionBoundary: fn.exceptionBoundary,
-      exceptionCallback: fn.exceptionCallback,
-    };
-  });
+  const pseudoCallImm = input.pseudoCallImm ?? "index";
+  return facts.map((fn) => new Image(fn, jitFunction(input.insns, fn, facts, opts, pseudoCallImm)));
 }

@@ -1,8 +1,9 @@
 /**
  * Per-instruction dispatch and the body pass (`build_insn`, `build_body`; v6.12), plus the
- * driver that runs prologue, body, epilogue and PLT until instruction positions are stable.
+ * driver that runs prologue, body, epilogue and PLT and then resolves the branches.
  */
 import { JitError } from "../../errors.ts";
+import type { DecodedProgram } from "../../isa/insn.ts";
 import {
   BPF_ALU,
   BPF_ALU64,
@@ -25,7 +26,7 @@ import { emitAlu } from "./alu.ts";
 import { emitAtomic } from "./atomic.ts";
 import { emitCondJump, emitExit, emitJa } from "./branch.ts";
 import { emitCall, FUNC_TAIL_CALL } from "./call.ts";
-import { type FunctionFacts, JitContext, type Layout } from "./context.ts";
+import { type FunctionFacts, JitContext, type PseudoCallImm } from "./context.ts";
 import { buildEpilogue, buildPlt } from "./epilogue.ts";
 import { emitLdImm64, emitLoad, emitStore } from "./mem.ts";
 import type { ResolvedOptions } from "./options.ts";
@@ -93,44 +94,28 @@ function buildBody(ctx: JitContext): void {
   ctx.offsets[n] = ctx.idx;
 }
 
-function run(
-  prog: JitContext["prog"],
+/**
+ * JITs one function at its final address (the kernel's bpf_int_jit_compile for one function):
+ * prologue, body, epilogue and PLT, then the branch distances. The kernel needs a sizing pass
+ * before the writing pass; here one emission is enough (see context.ts), and
+ * `resolveBranches` plays the writing pass's part of turning offset[] into distances.
+ */
+export function jitFunction(
+  prog: DecodedProgram,
   fn: FunctionFacts,
   functions: readonly FunctionFacts[],
   options: ResolvedOptions,
-  layout: Layout | null,
-): { ctx: JitContext; layout: Layout } {
-  const ctx = new JitContext(prog, fn, functions, options, layout);
+  pseudoCallImm: PseudoCallImm,
+): JitContext {
+  const ctx = new JitContext(prog, fn, functions, options, pseudoCallImm);
   const used = findUsedCalleeRegs(prog, fn.start, fn.end);
   ctx.usedCalleeRegs = used.regs;
   ctx.fpUsed = used.fp;
   buildPrologue(ctx);
   buildBody(ctx);
-  const epilogueOffset = ctx.idx;
+  ctx.epilogueOffset = ctx.idx;
   buildEpilogue(ctx);
   buildPlt(ctx);
-  return { ctx, layout: { offsets: ctx.offsets, epilogueOffset } };
-}
-
-const sameLayout = (a: Layout, b: Layout): boolean =>
-  a.epilogueOffset === b.epilogueOffset && a.offsets.every((v, k) => v === b.offsets[k]);
-
-/**
- * JITs one function at its final address. The first run learns positions (branches emitted as
- * placeholders of the same length), the second writes with them; a call's form depends on its
- * address, so in a corner case the positions can move — rerun until they settle.
- */
-export function jitFunction(
-  prog: JitContext["prog"],
-  fn: FunctionFacts,
-  functions: readonly FunctionFacts[],
-  options: ResolvedOptions,
-): JitContext {
-  let prev = run(prog, fn, functions, options, null).layout;
-  for (let attempt = 0; attempt < 4; attempt++) {
-    const next = run(prog, fn, functions, options, prev);
-    if (sameLayout(prev, next.layout)) return next.ctx;
-    prev = next.layout;
-  }
-  throw new JitError(-1, `${fn.name}: instruction positions do not converge`);
+  ctx.resolveBranches();
+  return ctx;
 }

@@ -7,12 +7,11 @@
  * the offset goes into x10 and the register-offset form uses the original base and offset.
  */
 import { JitError } from "../../errors.ts";
-import { ldImm64Value } from "../../isa/insn.ts";
 import { BPF_CLASS, BPF_LDX, BPF_MODE, BPF_SIZE, BPF_ST, SIZE_BYTES } from "../../isa/opcodes.ts";
 import { type AccessSize, isScaledOffset, ldrImm, ldrReg, ldrsImm, ldrsReg, strImm, strReg } from "../asm/encode.ts";
 import { SP } from "../asm/encode-common.ts";
 import type { JitContext } from "./context.ts";
-import { emitMovAddr, emitMovImm32, emitMovImm64 } from "./immediates.ts";
+import { emitMovAddr, emitMovAddrBig, emitMovImm32, emitMovImm64, emitMovImm64Big } from "./immediates.ts";
 import type { KernelObjectKind } from "./options.ts";
 import { placeholderAddress } from "./options.ts";
 import { A64_BPF_FP, a64, TMP1, TMP2 } from "./regs.ts";
@@ -30,11 +29,6 @@ const PSEUDO_MAP_IDX = 5;
 const PSEUDO_MAP_IDX_VALUE = 6;
 const PSEUDO_FUNC = 4;
 
-/** Base register and offset after the R10 -> sp rewrite. */
-function adjust(ctx: JitContext, base: number, off: number): { base: number; off: number } {
-  return base === A64_BPF_FP ? { base: SP, off: off + ctx.stackSize } : { base, off };
-}
-
 export function emitLoad(ctx: JitContext, i: number): void {
   const p = ctx.prog;
   const pc = ctx.global(i);
@@ -48,13 +42,17 @@ export function emitLoad(ctx: JitContext, i: number): void {
   const dst = a64(p.dst[pc]);
   const src = a64(p.src[pc]);
   const off = p.off[pc];
-  const a = adjust(ctx, src, off);
+  // R10 -> sp rewrite
+  const base = src === A64_BPF_FP ? SP : src;
+  const adjusted = src === A64_BPF_FP ? off + ctx.stackSize : off;
   if (signExtend && size === 8) throw new JitError(pc, "sign-extending 64-bit load");
-  if (isScaledOffset(a.off, size)) {
-    ctx.emit(signExtend ? ldrsImm(size as 1 | 2 | 4, dst, a.base, a.off) : ldrImm(size, dst, a.base, a.off));
+  if (isScaledOffset(adjusted, size)) {
+    ctx.emit(signExtend ? ldrsImm(size as 1 | 2 | 4, dst, base, adjusted) : ldrImm(size, dst, base, adjusted));
   } else {
     emitMovImm32(ctx, true, TMP1, off);
-    ctx.emit(signExtend ? ldrsReg(size as 1 | 2 | 4, dst, src, TMP1) : ldrReg(size, dst, src, TMP1));
+    // the kernel's sign-extending register-offset loads name the index SXTX (recorded:
+    // `ldrsb x2, [x1, x10, sxtx]`), the zero-extending ones LSL
+    ctx.emit(signExtend ? ldrsReg(size as 1 | 2 | 4, dst, src, TMP1, false, "sxtx") : ldrReg(size, dst, src, TMP1));
   }
 }
 
@@ -77,9 +75,10 @@ export function emitStore(ctx: JitContext, i: number): void {
     value = a64(p.src[pc]);
     offsetReg = TMP1;
   }
-  const a = adjust(ctx, dst, off);
-  if (isScaledOffset(a.off, size)) {
-    ctx.emit(strImm(size, value, a.base, a.off));
+  const base = dst === A64_BPF_FP ? SP : dst;
+  const adjusted = dst === A64_BPF_FP ? off + ctx.stackSize : off;
+  if (isScaledOffset(adjusted, size)) {
+    ctx.emit(strImm(size, value, base, adjusted));
   } else {
     emitMovImm32(ctx, true, offsetReg, off);
     ctx.emit(strReg(size, value, dst, offsetReg));
@@ -95,7 +94,10 @@ const KIND: Record<number, KernelObjectKind> = {
 
 /**
  * dst = 64-bit immediate. A callback address (BPF_PSEUDO_FUNC) uses the fixed-length address
- * form, since the callee's address is unknown when the first pass sizes the image. Map
+ * form, since the callee's address is unknown when the kernel's first pass sizes the image;
+ * the instruction names the callback either by its kernel address or, as the kernel's xlated
+ * dump and tsbpf's verifier leave it, by the slot distance from the next instruction (imm) to
+ * the callback's first slot — then the address is that function's, from the layout. Map
  * references carry, in an xlated dump, the map id (and value offset) instead of the kernel
  * pointer: the address comes from `options.kernelObjectAddress` and its words are flagged.
  */
@@ -106,17 +108,25 @@ export function emitLdImm64(ctx: JitContext, i: number): void {
   const dst = a64(p.dst[pc]);
   const src = p.src[pc];
   if (src === PSEUDO_FUNC) {
-    emitMovAddr(ctx, dst, ldImm64Value(p, pc));
+    const hi = p.imm[pc + 1];
+    if (hi >>> 16 === 0xffff) {
+      emitMovAddr(ctx, dst, hi, p.imm[pc]);
+      return;
+    }
+    const start = pc + 1 + p.imm[pc];
+    const callee = ctx.functions.find((f) => f.start === start);
+    if (callee === undefined) throw new JitError(pc, `callback reference to slot ${start}, not a function`);
+    emitMovAddrBig(ctx, dst, callee.address);
     return;
   }
   const kind = KIND[src];
   if (kind !== undefined) {
     const resolve = ctx.options.kernelObjectAddress ?? placeholderAddress;
-    emitMovImm64(ctx, dst, resolve(kind, p.imm[pc], p.imm[pc + 1]), true);
+    emitMovImm64Big(ctx, dst, resolve(kind, p.imm[pc], p.imm[pc + 1]), true);
     return;
   }
   if (src !== 0) throw new JitError(pc, `unsupported ld_imm64 source ${src}`);
-  emitMovImm64(ctx, dst, ldImm64Value(p, pc));
+  emitMovImm64(ctx, dst, p.imm[pc + 1], p.imm[pc]);
 }
 
 export const isLoadClass = (code: number): boolean => BPF_CLASS(code) === BPF_LDX;

@@ -28,12 +28,6 @@ export interface JitOptions {
    * flagged `kernelObject` either way.
    */
   kernelObjectAddress?: (kind: KernelObjectKind, id: number, offset: number) => bigint;
-  /**
-   * What the imm of a BPF-to-BPF call holds: "index" (default) = the callee's function index,
-   * as in the kernel's xlated dump; "relative" = the slot distance from the next instruction,
-   * as in ELF objects and tsbpf's verifier output.
-   */
-  pseudoCallImm?: "index" | "relative";
 }
 
 /** Placeholder address of a map: shaped like the target's linear-map pointers (3 instructions). */
@@ -47,7 +41,6 @@ export interface ResolvedOptions extends JitOptions {
   callBase: bigint;
   vhe: boolean;
   cpuOffset: number;
-  pseudoCallImm: "index" | "relative";
 }
 
 export function resolveOptions(o: JitOptions = {}): ResolvedOptions {
@@ -57,6 +50,5 @@ export function resolveOptions(o: JitOptions = {}): ResolvedOptions {
     callBase: o.callBase ?? DEFAULT_CALL_BASE,
     vhe: o.vhe ?? false,
     cpuOffset: o.cpuOffset ?? 16,
-    pseudoCallImm: o.pseudoCallImm ?? "index",
   };
 }

@@ -20,6 +20,7 @@ import {
   lslImm,
   movAddImm,
   strImm,
+  withBranchOffset,
 } from "../asm/encode.ts";
 import { SP } from "../asm/encode-common.ts";
 import type { JitContext } from "./context.ts";
@@ -36,41 +37,54 @@ export const PROG_BPF_FUNC = 0x30;
 export const MAX_TAIL_CALLS = 33;
 
 export function emitTailCall(ctx: JitContext): void {
+  // The sequence depends only on the function's frame (stack size, saved registers) and its
+  // branches are relative to itself, so every tail call of a function is the same ~22 words:
+  // encode the first one, copy it for the others.
+  if (ctx.tailCallWords !== null) {
+    ctx.emitWords(ctx.tailCallWords);
+    return;
+  }
+  const start = ctx.idx;
+  encodeTailCall(ctx);
+  ctx.tailCallWords = ctx.words.slice(start, ctx.idx);
+}
+
+function encodeTailCall(ctx: JitContext): void {
   const map = 1; // R2
   const index = 2; // R3
-  const branches: { at: number; make: (d: number) => number }[] = [];
-  const branchToOut = (make: (d: number) => number): void => {
-    branches.push({ at: ctx.words.length, make });
-    ctx.emit(0); // patched below, once `out` is known
-  };
+  // the three jumps to `out`, emitted with distance 0 and patched once `out` is known
+  const branches = [0, 0, 0];
   // if (index >= array->map.max_entries) goto out;  (index is u32)
-  emitMovImm64(ctx, TMP1, BigInt(ARRAY_MAX_ENTRIES));
+  emitMovImm64(ctx, TMP1, 0, ARRAY_MAX_ENTRIES);
   ctx.emit(ldrReg(4, TMP1, map, TMP1));
   ctx.emit(movAddImm(false, index, index));
   ctx.emit(cmpReg(false, index, TMP1));
-  branchToOut((d) => bCond(Cond.CS, d));
+  branches[0] = ctx.idx;
+  ctx.emit(bCond(Cond.CS, 0));
   // if (*tcc_ptr >= MAX_TAIL_CALL_CNT) goto out; cnt = *tcc_ptr + 1
-  emitMovImm64(ctx, TMP1, BigInt(MAX_TAIL_CALLS));
+  emitMovImm64(ctx, TMP1, 0, MAX_TAIL_CALLS);
   ctx.emit(ldrImm(8, TMP3, TCC_PTR, 0));
   ctx.emit(cmpReg(true, TMP3, TMP1));
-  branchToOut((d) => bCond(Cond.CS, d));
+  branches[1] = ctx.idx;
+  ctx.emit(bCond(Cond.CS, 0));
   ctx.emit(addImm(true, TMP3, TMP3, 1));
   // prog = array->ptrs[index]; if (prog == NULL) goto out;
-  emitMovImm64(ctx, TMP1, BigInt(ARRAY_PTRS));
+  emitMovImm64(ctx, TMP1, 0, ARRAY_PTRS);
   ctx.emit(addReg(true, TMP1, map, TMP1));
   ctx.emit(lslImm(true, TMP2, index, 3));
   ctx.emit(ldrReg(8, TMP2, TMP1, TMP2));
-  branchToOut((d) => cbz(true, TMP2, d));
+  branches[2] = ctx.idx;
+  ctx.emit(cbz(true, TMP2, 0));
   // the slot is populated: commit the new count
   ctx.emit(strImm(8, TMP3, TCC_PTR, 0));
   // unwind this function's BPF stack and callee-saved registers
   if (ctx.stackSize > 0) ctx.emit(addImm(true, SP, SP, ctx.stackSize));
   popCalleeRegs(ctx);
   // goto *(prog->bpf_func + prologue_offset)
-  emitMovImm64(ctx, TMP1, BigInt(PROG_BPF_FUNC));
+  emitMovImm64(ctx, TMP1, 0, PROG_BPF_FUNC);
   ctx.emit(ldrReg(8, TMP1, TMP2, TMP1));
   ctx.emit(addImm(true, TMP1, TMP1, PROLOGUE_OFFSET * 4));
   ctx.emit(br(TMP1));
-  const out = ctx.words.length;
-  for (const { at, make } of branches) ctx.words[at] = make((out - at) * 4) >>> 0;
+  const out = ctx.idx;
+  for (const at of branches) ctx.words[at] = withBranchOffset(ctx.words[at], (out - at) * 4);
 }

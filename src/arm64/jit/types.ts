@@ -22,6 +22,12 @@ export interface JitInput {
   exceptionCallback?: number;
   /** Accepted for the verifier's interface; the 6.12 arm64 JIT emits the same code either way. */
   tailCallReachable?: readonly boolean[];
+  /**
+   * What the imm of a BPF-to-BPF call (and its relatives in fact derivation) holds: "index"
+   * (default) = the callee's function index, as in the kernel's xlated dump; "relative" = the
+   * slot distance from the next instruction, as in ELF objects and tsbpf's VerifiedProgram.
+   */
+  pseudoCallImm?: "index" | "relative";
 }
 
 export interface JitInsn {
@@ -37,9 +43,20 @@ export interface JitInsn {
 export interface JitFunction {
   name: string;
   address: bigint;
-  /** Exactly the function's jited_len bytes (the PLT target word is not included). */
+  /**
+   * Exactly the function's jited_len bytes (the PLT target word is not included). `bytes`,
+   * `words`, `bpfIndex` and `kernelObject` are views of one buffer: mind `byteOffset` and
+   * `byteLength` when using `.buffer`.
+   */
   bytes: Uint8Array;
-  insns: readonly JitInsn[];
+  /** The same image as instruction words. */
+  words: Uint32Array;
+  /** Per word: index in `insns` of the BPF instruction it implements, -1 for prologue/epilogue/PLT. */
+  bpfIndex: Int32Array;
+  /** Per word: 1 when it encodes (part of) the address of a kernel object tsbpf does not model. */
+  kernelObject: Uint8Array;
+  /** One record per word (built on first use from `words`, `bpfIndex` and `kernelObject`). */
+  readonly insns: readonly JitInsn[];
   /** Facts used (given or derived). */
   stackDepth: number;
   exceptionBoundary: boolean;
