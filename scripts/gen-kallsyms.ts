@@ -6,8 +6,8 @@
  *
  *   npx tsx scripts/gen-kallsyms.ts [KALLSYMS.txt]
  *
- * The table is stored compactly (address deltas in hex, one symbol per space-separated
- * token) so that browsers get it as plain JavaScript, without a file read.
+ * The table is stored compactly (one symbol per space-separated token: type letter, address
+ * delta in hex, comma, name) so that browsers get it as plain JavaScript, without a file read.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +19,7 @@ const rows = readFileSync(input, "utf8")
   .filter(Boolean)
   .map((l) => {
     const [addr, type, name] = l.trim().split(/\s+/);
-    if (!/^[0-9a-f]{16}$/.test(addr) || !/^[TtWw]$/.test(type) || !name) throw new Error(`bad line: ${l}`);
+    if (!/^[0-9a-f]{16}$/.test(addr) || !/^[A-Za-z]$/.test(type) || !name) throw new Error(`bad line: ${l}`);
     return { address: BigInt(`0x${addr}`), type, name };
   })
   .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.name < b.name ? -1 : 1));
@@ -28,7 +28,7 @@ let prev = base;
 const tokens = rows.map((r) => {
   const delta = r.address - prev;
   prev = r.address;
-  return `${delta.toString(16)}${r.type}${r.name}`;
+  return `${r.type}${delta.toString(16)},${r.name}`;
 });
 const lines: string[] = [];
 let line = "";
@@ -49,8 +49,8 @@ export const KALLSYMS_RELEASE = "6.12.117+deb13-arm64";
 export const KALLSYMS_BASE = 0x${base.toString(16)}n;
 
 /**
- * ${rows.length} symbols in address order, space-separated: the distance from the previous symbol's
- * address in hex, the kallsyms type letter (T/t/W), the name.
+ * ${rows.length} symbols in address order, space-separated: the kallsyms type letter (T/t/W text, D data),
+ * the distance from the previous symbol's address in hex, a comma, the name.
  */
 export const KALLSYMS_DATA = [
 ${lines.map((l) => `  ${JSON.stringify(l)},`).join("\n")}

@@ -11,11 +11,13 @@
  *     address, which is how the golden tests compare with the real kernel.
  */
 import { readFileSync } from "node:fs";
-import { disasmA64 } from "../arm64/asm/disasm.ts";
+import { decodeA64, disasmA64 } from "../arm64/asm/disasm.ts";
+import { jitInputFromVerified } from "../arm64/jit/from-verified.ts";
 import { type JitFunction, type JitInput, jitProgram, readJitInfo } from "../arm64/jit/index.ts";
 import { UsageError } from "../errors.ts";
 import { disasmInsn } from "../isa/disasm.ts";
 import type { DecodedProgram } from "../isa/insn.ts";
+import { modelledKallsyms, modelledKernelSymbols } from "../kernel/kallsyms.ts";
 import { sourceLineOf } from "../object/lines.ts";
 import type { LineInfo, ProgramSpec } from "../object/spec.ts";
 import { toHex, verify } from "../runtime/object.ts";
@@ -52,19 +54,6 @@ interface BpfSide {
   readonly insns: DecodedProgram;
   /** Source position of instruction `i`, if known. */
   readonly source: (i: number) => LineInfo | undefined;
-}
-
-/** The JitInput of a verified program: its functions laid out one after another from `base`. */
-function inputOf(v: VerifiedProgram): JitInput {
-  return {
-    insns: v.insns,
-    functions: v.subprogs.map((s) => ({ name: s.name, start: s.start, address: 0n })),
-    stackDepth: v.subprogs.map((s) => s.stackDepth),
-    exceptionBoundary: v.exceptionBoundary,
-    exceptionCallback: v.exceptionCallbackSubprog > 0 ? v.exceptionCallbackSubprog : -1,
-    // the verifier keeps BPF-to-BPF call immediates pc-relative
-    pseudoCallImm: "relative",
-  };
 }
 
 /**
@@ -107,7 +96,44 @@ function jsonOf(fns: readonly JitFunction[], bpf: BpfSide): unknown {
   };
 }
 
+/** Names an absolute address: a function of the program, or a symbol of the modelled kernel. */
+function symbolizer(fns: readonly JitFunction[]): (address: bigint) => string | undefined {
+  const kallsyms = modelledKallsyms();
+  return (address) => {
+    for (const f of fns) {
+      const end = f.address + BigInt(f.bytes.length);
+      if (address === f.address) return f.name;
+      if (address > f.address && address < end) return `${f.name}+0x${(address - f.address).toString(16)}`;
+    }
+    const k = kallsyms.lookup(address);
+    if (k === undefined || k.offset > 0x100000n) return undefined;
+    return k.offset === 0n ? k.symbol.name : `${k.symbol.name}+0x${k.offset.toString(16)}`;
+  };
+}
+
+/**
+ * Where a call of the post-verifier program goes: for a BPF-to-BPF call the function whose index
+ * the kernel's form carries in imm, else the kernel function at `__bpf_call_base + imm`.
+ */
+function callTarget(
+  bpf: BpfSide,
+  i: number,
+  fns: readonly JitFunction[],
+  name: (a: bigint) => string | undefined,
+): string {
+  const code = bpf.insns.code[i];
+  if (code !== 0x85) return "";
+  if (bpf.insns.src[i] === 1) {
+    const callee = fns[bpf.insns.imm[i]];
+    return callee !== undefined ? `  → ${callee.name}` : "";
+  }
+  const callee = modelledKernelSymbols().callBase + BigInt(bpf.insns.imm[i]);
+  const n = name(callee);
+  return n !== undefined ? `  → ${n}` : "";
+}
+
 function printListing(io: Io, fns: readonly JitFunction[], bpf: BpfSide): void {
+  const name = symbolizer(fns);
   for (const f of fns) {
     const flags = [f.exceptionBoundary ? "exception boundary" : "", f.exceptionCallback ? "exception callback" : ""]
       .filter(Boolean)
@@ -116,7 +142,7 @@ function printListing(io: Io, fns: readonly JitFunction[], bpf: BpfSide): void {
       `${paint(io, "bold", f.name)} @ 0x${f.address.toString(16)}  (${f.bytes.length} bytes, ${f.insns.length} insns, stack ${f.stackDepth}${flags ? `; ${flags}` : ""})\n`,
     );
     let lastBpf = -2;
-    let lastLine: LineInfo | undefined;
+    let lastLine = "";
     let seenBody = false;
     for (const k of f.insns) {
       if (k.bpfIndex !== lastBpf) {
@@ -125,12 +151,14 @@ function printListing(io: Io, fns: readonly JitFunction[], bpf: BpfSide): void {
         } else {
           seenBody = true;
           const line = bpf.source(k.bpfIndex);
-          if (line !== undefined && line !== lastLine) {
+          const where = line !== undefined ? `${line.file}:${line.line}` : "";
+          if (line !== undefined && where !== lastLine) {
             io.out(`  ${paint(io, "dim", `; ${line.text.trim()} @ ${line.file.replace(/^.*\//, "")}:${line.line}`)}\n`);
-            lastLine = line;
+            lastLine = where;
           }
+          const text = disasmInsn(bpf.insns, k.bpfIndex, { lossless: true });
           io.out(
-            `  ${paint(io, "cyan", `; ${String(k.bpfIndex).padStart(4)}: ${disasmInsn(bpf.insns, k.bpfIndex, { lossless: true })}`)}\n`,
+            `  ${paint(io, "cyan", `; ${String(k.bpfIndex).padStart(4)}: ${text}${callTarget(bpf, k.bpfIndex, fns, name)}`)}\n`,
           );
         }
         lastBpf = k.bpfIndex;
@@ -138,7 +166,7 @@ function printListing(io: Io, fns: readonly JitFunction[], bpf: BpfSide): void {
       const at = f.address + BigInt(k.offset);
       const mark = k.kernelObject ? paint(io, "yellow", "  (kernel object address)") : "";
       io.out(
-        `    ${at.toString(16)}:  ${(k.word >>> 0).toString(16).padStart(8, "0")}  ${a64Text(k.word, at)}${mark}\n`,
+        `    ${at.toString(16)}:  ${(k.word >>> 0).toString(16).padStart(8, "0")}  ${a64Text(k.word, at, name)}${mark}\n`,
       );
     }
     io.out("\n");
@@ -146,9 +174,9 @@ function printListing(io: Io, fns: readonly JitFunction[], bpf: BpfSide): void {
 }
 
 /** The BPF side of a verified program of `p`: sources through the verifier's origIndex. */
-function objectSide(p: ProgramSpec, v: VerifiedProgram): BpfSide {
+function objectSide(p: ProgramSpec, v: VerifiedProgram, insns: DecodedProgram): BpfSide {
   return {
-    insns: v.insns,
+    insns,
     source: (i) => {
       const orig = v.origIndex[i];
       return orig >= 0 ? sourceLineOf(p, orig) : undefined;
@@ -164,11 +192,17 @@ function addressOption(text: string): bigint {
   return a;
 }
 
-/** llvm's `mnemonic TAB operands` with the mnemonic padded to a column, for the listing. */
-function a64Text(word: number, at: bigint): string {
+/**
+ * llvm's `mnemonic TAB operands` with the mnemonic padded to a column, and the target of a
+ * branch or call named `<symbol>` as objdump does when it has symbols.
+ */
+function a64Text(word: number, at: bigint, name: (a: bigint) => string | undefined): string {
   const t = disasmA64(word, at);
   const tab = t.indexOf("\t");
-  return tab < 0 ? t : `${t.slice(0, tab).padEnd(8)}${t.slice(tab + 1)}`;
+  const padded = tab < 0 ? t : `${t.slice(0, tab).padEnd(8)}${t.slice(tab + 1)}`;
+  const target = decodeA64(word, at)?.target;
+  const sym = target !== undefined ? name(target) : undefined;
+  return sym !== undefined ? `${padded} <${sym}>` : padded;
 }
 
 /** Runs `tsbpf jit`; returns the exit code. */
@@ -210,11 +244,12 @@ export function jitCommand(argv: string[], io: Io): number {
   if (programs.length === 0) throw new UsageError(`no program ${values.prog ?? ""} to compile in ${positionals[0]}`);
   let at = base;
   for (const p of programs) {
-    const v = verify(spec, p, "6.12");
-    const fns = placeAndCompile(inputOf(v), at, lse);
+    const v = verify(spec, p, "6.12", { kernelSymbols: modelledKernelSymbols() });
+    const input = jitInputFromVerified(v);
+    const fns = placeAndCompile(input, at, lse);
     const last = fns[fns.length - 1];
     at = (last.address + BigInt(last.bytes.length + 8) + 0xfffn) & ~0xfffn;
-    const bpf = objectSide(p, v);
+    const bpf = objectSide(p, v, input.insns);
     if (values.json) writeJson(io, { prog: p.name, ...(jsonOf(fns, bpf) as object) });
     else {
       io.out(`${paint(io, "bold", `program ${p.name}`)}\n`);

@@ -8,12 +8,13 @@
  * table is sorted. Lookups by address are binary searches over the sorted addresses.
  */
 import { TsbpfError } from "../errors.ts";
+import type { KernelSymbols } from "../verifier/index.ts";
 import { KALLSYMS_BASE, KALLSYMS_DATA, KALLSYMS_RELEASE } from "./kallsyms-data.ts";
 
 /** One kernel symbol. */
 export interface KernelSymbol {
   readonly address: bigint;
-  /** kallsyms type: T (global text), t (local text), W (weak). */
+  /** kallsyms type: T (global text), t (local text), W (weak), D (data). */
   readonly type: string;
   readonly name: string;
 }
@@ -94,12 +95,20 @@ export function modelledKallsyms(): Kallsyms {
   const symbols: KernelSymbol[] = [];
   let address = KALLSYMS_BASE;
   for (const token of KALLSYMS_DATA.split(" ")) {
-    // hex digits never include the type letters, so the first letter outside 0-9a-f ends the delta
-    const m = /^([0-9a-f]*)([TtWw])(.+)$/.exec(token);
+    const m = /^([A-Za-z])([0-9a-f]+),(.+)$/.exec(token);
     if (m === null) throw new TsbpfError(`kallsyms data: bad token "${token}"`);
-    address += m[1] === "" ? 0n : BigInt(`0x${m[1]}`);
-    symbols.push({ address, type: m[2], name: m[3] });
+    address += BigInt(`0x${m[2]}`);
+    symbols.push({ address, type: m[1], name: m[3] });
   }
   modelled = new Kallsyms(KALLSYMS_RELEASE, symbols);
   return modelled;
+}
+
+/**
+ * What the verifier's fixups need to turn helper and kfunc calls into the modelled kernel's call
+ * immediates (`address - __bpf_call_base`).
+ */
+export function modelledKernelSymbols(): KernelSymbols {
+  const k = modelledKallsyms();
+  return { callBase: k.require("__bpf_call_base"), addressOf: (name) => k.addressOf(name) };
 }

@@ -38,7 +38,7 @@ import { sourceLineOf } from "../object/lines.ts";
 import { type LoadOptions, loadObjectSpec } from "../object/loader.ts";
 import type { ObjectSpec, ProgramSpec } from "../object/spec.ts";
 import { BPF_ANY, BPF_MAP_TYPE_ARRAY, BPF_PROG_TYPE_EXT, MAP_TYPE_NAMES, PROG_TYPE_NAMES } from "../object/uapi.ts";
-import { type KernelVersion, type VerifiedProgram, verifyProgram } from "../verifier/index.ts";
+import { type KernelSymbols, type KernelVersion, type VerifiedProgram, verifyProgram } from "../verifier/index.ts";
 import type { EngineFactory, LdImm64Resolver, ProgramEngine } from "./engine.ts";
 import { EINVAL } from "./errno.ts";
 import { funcProto, helperAllowed, helpersFor } from "./func-proto.ts";
@@ -211,7 +211,7 @@ export class BpfObject {
       const verified =
         options.verify === false
           ? null
-          : verify(spec, p, options.kernel ?? "6.12", replaced !== null ? replaced.program : undefined);
+          : verify(spec, p, options.kernel ?? "6.12", { replaces: replaced?.program });
       const helpers = this.prepare(p);
       const runtime = new ProgramRuntime(this.host, this.maps, p.type, p.name);
       const engine = options.engine(p.insns, {
@@ -416,13 +416,15 @@ export function verify(
   spec: ObjectSpec,
   p: ProgramSpec,
   kernel: KernelVersion,
-  replaces?: BpfProgram,
+  opts: { replaces?: BpfProgram; kernelSymbols?: KernelSymbols } = {},
 ): VerifiedProgram {
+  const replaces = opts.replaces;
   const r = verifyProgram(p, {
     btf: spec.btf ?? undefined,
     maps: spec.maps,
     kernel,
     helperAvailable: helperAllowed,
+    kernelSymbols: opts.kernelSymbols,
     // an extension is checked with its target's program type (the kernel's resolve_prog_type)
     ...(replaces !== undefined ? { progType: replaces.type, expectedAttachType: replaces.expectedAttachType } : {}),
   });

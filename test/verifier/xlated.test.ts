@@ -116,8 +116,11 @@ const JIT_KNOWN: ReadonlyMap<string, string> = new Map([
   ],
 ]);
 
-/** Slots masked in the jit corpus (map ids, and jiffies' address for bpf_jiffies64). */
-const JIT_MASKED = 33;
+/**
+ * Slots masked in the jit corpus: map ids (the address of `jiffies` for bpf_jiffies64 is known:
+ * kallsyms-6.12.117.txt has it, so it is compared).
+ */
+const JIT_MASKED = 31;
 
 interface JitManifest {
   programs: { object: string; prog: string; arm64: { loaded: boolean; files?: string[] } }[];
@@ -141,7 +144,7 @@ describe("rewritten program vs arm64 6.12.117 xlated (jit corpus)", {
       masked += compareXlated(verifyFixture("jit", p.object, p.prog, "6.12", { kernelSymbols: SYMS }), xlated);
     });
   }
-  test("masked slots: the map ids of the corpus' map references and the address of jiffies", () => {
+  test("masked slots: the map ids of the corpus' map references", () => {
     assert.equal(masked, JIT_MASKED);
   });
 });
