@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 for c in *.c; do
   clang-19 -O2 -g -target bpf -mcpu=v3 -Wall -Werror -fdebug-prefix-map="$PWD"=. \
-    -I"/usr/include/$(uname -m)-linux-gnu" -c "$c" -o "${c%.c}.o"
+    -I../include -I"/usr/include/$(uname -m)-linux-gnu" -c "$c" -o "${c%.c}.o"
 done

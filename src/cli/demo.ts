@@ -1,7 +1,8 @@
 /**
  * `tsbpf demo`: the main job on bundled material, for a first look after `npm install`:
  * assemble and disassemble a bundled program, run it on the reference interpreter with a short
- * trace, show a typed fault, and run the whole bpf_conformance suite.
+ * trace, show a typed fault, run a clang XDP object, verify/run/JIT the BPF-exceptions example,
+ * and run the whole bpf_conformance suite.
  */
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,7 @@ import { assemble } from "../isa/asm.ts";
 import { disasmProgram } from "../isa/disasm.ts";
 import { parse } from "./args.ts";
 import { BUNDLED_CONFORMANCE_DIR } from "./conformance.ts";
+import { exceptionsDemo, imageHead } from "./demo-exceptions.ts";
 import { instantiate, OBJECT_ENGINES, readObjectSpec } from "./objects.ts";
 import { type Io, paint, writeJson } from "./output.ts";
 import { formatTrace, recorder, type TraceStep } from "./trace.ts";
@@ -19,8 +21,9 @@ import { formatTrace, recorder, type TraceStep } from "./trace.ts";
 export const DEMO_USAGE = `usage: tsbpf demo [--json]
 
 Assembles, disassembles and runs the bundled examples/primes.s on the reference interpreter,
-runs the bundled XDP object examples/firewall.o like bpftool prog run, then runs the bundled
-bpf_conformance suite.
+runs the bundled XDP object examples/firewall.o like bpftool prog run, verifies, runs and
+JIT-compiles (arm64, as Linux 6.12.117) the BPF-exceptions example examples/exceptions.o, then
+runs the bundled bpf_conformance suite.
 `;
 
 const EXAMPLE = fileURLToPath(new URL("../../examples/primes.s", import.meta.url));
@@ -83,6 +86,7 @@ export function demoCommand(argv: string[], io: Io): number {
   }
 
   const fw = firewallDemo();
+  const exc = exceptionsDemo();
   const suite = runConformanceDir(BUNDLED_CONFORMANCE_DIR, conformanceEngine("interp"));
 
   if (values.json) {
@@ -93,6 +97,12 @@ export function demoCommand(argv: string[], io: Io): number {
       fault,
       trace: steps,
       firewall: { ssh: fw.ssh, http: fw.http, verdicts: fw.counters },
+      exceptions: {
+        functions: exc.functions,
+        retval_thrown: exc.thrown,
+        retval_returned: exc.returned,
+        jit: exc.jit.map((f) => ({ name: f.name, address: f.address, bytes: f.bytes.length })),
+      },
       conformance: { engine: suite.engine, passed: suite.passed, failed: suite.failed },
     });
     return suite.failed === 0 ? 0 : 1;
@@ -114,10 +124,25 @@ export function demoCommand(argv: string[], io: Io): number {
   io.out(
     `   verdicts map: ${fw.counters.map((n, i) => `${i}: ${n}`).join(", ")}   (the real kernel: 1 and 2, {1: 1, 2: 4})\n`,
   );
-  io.out(`\n${h("5. bpf_conformance")} (${suite.results.length} programs, engine ${suite.engine}):\n`);
+  io.out(`\n${h("5. examples/exceptions.o")}, BPF exceptions (bpf_throw from a static subprogram):\n`);
+  io.out(
+    `   verified: functions ${exc.functions.map((f) => `${f.name}${f.callback ? " (exception callback)" : ""}`).join(", ")}\n`,
+  );
+  io.out(
+    `   64-byte packet -> thrower throws 7 -> my_cb(7) -> retval ${exc.thrown}; 20-byte packet -> retval ${exc.returned}   (the real kernel: 107 and 1027)\n`,
+  );
+  io.out(`   arm64 JIT (Linux 6.12.117): ${exc.jit.map((f) => `${f.name} ${f.bytes.length} bytes`).join(", ")}\n`);
+  io.out("   the exception boundary's prologue saves all of x19-x28:\n");
+  for (const l of imageHead(exc.jit[0], 13)) io.out(`     ${l}\n`);
+  const cb = exc.jit.find((f) => f.exceptionCallback);
+  if (cb !== undefined) {
+    io.out("   the callback adopts the boundary's frame (x2 = its frame pointer):\n");
+    for (const l of imageHead(cb, 5)) io.out(`     ${l}\n`);
+  }
+  io.out(`\n${h("6. bpf_conformance")} (${suite.results.length} programs, engine ${suite.engine}):\n`);
   io.out(`   ${paint(io, suite.failed === 0 ? "green" : "red", `${suite.passed} passed, ${suite.failed} failed`)}\n`);
   io.out(
-    `\nNext: tsbpf run --asm examples/primes.s --mem "64 00 00 00" --trace | tsbpf objdump examples/firewall.o | tsbpf conformance\n`,
+    `\nNext: tsbpf run --asm examples/primes.s --mem "64 00 00 00" --trace | tsbpf objdump examples/firewall.o | tsbpf verify examples/exceptions.o | tsbpf jit examples/exceptions.o | tsbpf conformance\n`,
   );
   return suite.failed === 0 ? 0 : 1;
 }

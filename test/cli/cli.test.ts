@@ -123,6 +123,14 @@ test("demo runs the bundled example and the conformance suite", async () => {
   assert.deepEqual(o.conformance, { engine: "interp", passed: 313, failed: 0 });
   // What Linux 6.18 returned for the same object, map update and packets (bpftool, see demo.ts).
   assert.deepEqual(o.firewall, { ssh: 1, http: 2, verdicts: [0, 1, 4, 0] });
+  // examples/exceptions.c is the corpus' programs_abc exc_main: arm64 6.12.117 returned 107 and
+  // 1027 and JITed its functions to 112, 96 and 80 bytes (test/fixtures/exceptions)
+  assert.equal(o.exceptions.retval_thrown, 107);
+  assert.equal(o.exceptions.retval_returned, 1027);
+  assert.deepEqual(
+    o.exceptions.jit.map((f: { bytes: number }) => f.bytes),
+    [112, 96, 80],
+  );
 });
 
 test("the installed bin (dist/, built by npm install) runs", (t) => {
