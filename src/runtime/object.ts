@@ -209,9 +209,7 @@ export class BpfObject {
       if (!p.autoload) continue;
       const replaced = p.type === BPF_PROG_TYPE_EXT ? extensionTarget(p, target, options.attachFunction) : null;
       const verified =
-        options.verify === false
-          ? null
-          : verify(spec, p, options.kernel ?? "6.12", { replaces: replaced?.program });
+        options.verify === false ? null : verify(spec, p, options.kernel ?? "6.12", { replaces: replaced?.program });
       const helpers = this.prepare(p);
       const runtime = new ProgramRuntime(this.host, this.maps, p.type, p.name);
       const engine = options.engine(p.insns, {
