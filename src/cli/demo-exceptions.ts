@@ -8,6 +8,7 @@ import { disasmA64 } from "../arm64/asm/disasm.ts";
 import { jitInputFromVerified } from "../arm64/jit/from-verified.ts";
 import { type JitFunction, jitProgram } from "../arm64/jit/index.ts";
 import { modelledKernelSymbols } from "../kernel/kallsyms.ts";
+import { functionSymbols } from "../kernel/prog-names.ts";
 import { verify } from "../runtime/object.ts";
 import { instantiate, OBJECT_ENGINES, readObjectSpec } from "./objects.ts";
 
@@ -32,7 +33,9 @@ export function exceptionsDemo(): ExceptionsDemo {
   const thrown = obj.testRun(p.name, { dataIn: new Uint8Array(64) }).retval;
   const returned = obj.testRun(p.name, { dataIn: new Uint8Array(20) }).retval;
   // lay the functions out one after another, as bpf_prog_pack would place them
-  const input = jitInputFromVerified(v);
+  const dumped = jitInputFromVerified(v);
+  const names = functionSymbols(p, v, dumped.insns);
+  const input = { ...dumped, functions: dumped.functions.map((f, i) => ({ ...f, name: names[i] })) };
   const sizes = jitProgram(input).map((f) => f.bytes.length);
   let at = BASE;
   const addresses = sizes.map((n) => {
@@ -40,7 +43,7 @@ export function exceptionsDemo(): ExceptionsDemo {
     at += (BigInt(n + 8) + 15n) & ~15n;
     return a;
   });
-  const jit = jitProgram(jitInputFromVerified(v, addresses));
+  const jit = jitProgram({ ...input, functions: input.functions.map((f, i) => ({ ...f, address: addresses[i] })) });
   return {
     functions: v.subprogs.map((s, i) => ({
       name: s.name,

@@ -18,6 +18,7 @@ import { UsageError } from "../errors.ts";
 import { disasmInsn } from "../isa/disasm.ts";
 import type { DecodedProgram } from "../isa/insn.ts";
 import { modelledKallsyms, modelledKernelSymbols } from "../kernel/kallsyms.ts";
+import { functionSymbols } from "../kernel/prog-names.ts";
 import { sourceLineOf } from "../object/lines.ts";
 import type { LineInfo, ProgramSpec } from "../object/spec.ts";
 import { toHex, verify } from "../runtime/object.ts";
@@ -245,7 +246,10 @@ export function jitCommand(argv: string[], io: Io): number {
   let at = base;
   for (const p of programs) {
     const v = verify(spec, p, "6.12", { kernelSymbols: modelledKernelSymbols() });
-    const input = jitInputFromVerified(v);
+    const dumped = jitInputFromVerified(v);
+    // the kernel's kallsyms names: bpf_prog_<tag>_<name>
+    const names = functionSymbols(p, v, dumped.insns);
+    const input = { ...dumped, functions: dumped.functions.map((f, i) => ({ ...f, name: names[i] })) };
     const fns = placeAndCompile(input, at, lse);
     const last = fns[fns.length - 1];
     at = (last.address + BigInt(last.bytes.length + 8) + 0xfffn) & ~0xfffn;
