@@ -6,6 +6,7 @@
  * (`target_size`), which decides whether a narrow load needs a shift and mask afterwards.
  * BPF_REG_AX (11) is the scratch register where the source and destination may be the same.
  */
+
 import {
   BPF_ADD,
   BPF_ALU,
@@ -29,6 +30,7 @@ import {
   BPF_W,
   BPF_X,
 } from "../isa/opcodes.ts";
+import { SK_BUFF_OFFSETS } from "../object/uapi.ts";
 import { KERNEL_LAYOUT } from "./kernel-layout.ts";
 import { type Slot, slot } from "./patch.ts";
 
@@ -78,43 +80,8 @@ const jmpImm = (op: number, dst: number, imm: number, off: number): Slot =>
   slot(BPF_JMP | op | BPF_K, dst, 0, off, imm);
 const ja = (off: number): Slot => slot(BPF_JA_OP, 0, 0, off);
 
-/** `offsetof(struct __sk_buff, *)` (include/uapi/linux/bpf.h). */
-const F = {
-  len: 0,
-  pkt_type: 4,
-  mark: 8,
-  queue_mapping: 12,
-  protocol: 16,
-  vlan_present: 20,
-  vlan_tci: 24,
-  vlan_proto: 28,
-  priority: 32,
-  ingress_ifindex: 36,
-  ifindex: 40,
-  tc_index: 44,
-  cb: 48,
-  hash: 68,
-  tc_classid: 72,
-  data: 76,
-  data_end: 80,
-  napi_id: 84,
-  family: 88,
-  remote_ip4: 92,
-  local_ip4: 96,
-  remote_ip6: 100,
-  local_ip6: 116,
-  remote_port: 132,
-  local_port: 136,
-  data_meta: 140,
-  flow_keys: 144,
-  tstamp: 152,
-  wire_len: 160,
-  gso_segs: 164,
-  sk: 168,
-  gso_size: 176,
-  tstamp_type: 180,
-  hwtstamp: 184,
-} as const;
+/** `offsetof(struct __sk_buff, *)`. */
+const F = SK_BUFF_OFFSETS;
 
 /**
  * The field size the verifier records for narrow reads (`ctx_field_size`): 4 for the plain u32

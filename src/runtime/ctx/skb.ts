@@ -15,45 +15,11 @@
  * pointer fields (data, data_end, data_meta) are 32-bit fields that load 64-bit pointers, which
  * the region's load32Hook provides.
  */
+import { SK_BUFF_OFFSETS } from "../../object/uapi.ts";
 import type { AddressSpace, MemoryRegion } from "../memory.ts";
 
 /** Byte offsets of `struct __sk_buff` fields. */
-export const SKB_CTX = {
-  len: 0,
-  pkt_type: 4,
-  mark: 8,
-  queue_mapping: 12,
-  protocol: 16,
-  vlan_present: 20,
-  vlan_tci: 24,
-  vlan_proto: 28,
-  priority: 32,
-  ingress_ifindex: 36,
-  ifindex: 40,
-  tc_index: 44,
-  cb: 48,
-  hash: 68,
-  tc_classid: 72,
-  data: 76,
-  data_end: 80,
-  napi_id: 84,
-  family: 88,
-  remote_ip4: 92,
-  local_ip4: 96,
-  remote_ip6: 100,
-  local_ip6: 116,
-  remote_port: 132,
-  local_port: 136,
-  data_meta: 140,
-  flow_keys: 144,
-  tstamp: 152,
-  wire_len: 160,
-  gso_segs: 164,
-  sk: 168,
-  gso_size: 176,
-  tstamp_type: 180,
-  hwtstamp: 184,
-} as const;
+export const SKB_CTX = SK_BUFF_OFFSETS;
 
 /** sizeof(struct __sk_buff) */
 export const SIZEOF_SK_BUFF_CTX = 192;
