@@ -78,9 +78,10 @@ function fromOracle(oracle: string): { bytes: Uint8Array; release: string } {
 }
 
 /**
- * The kfuncs whose kernel BTF ids the runtime binds for raw bytecode (`call kfunc ID` names a
- * kfunc by its id in the running kernel's vmlinux BTF, as the kernel resolves it): the ones the
- * runtime implements (src/runtime/kfuncs.ts).
+ * The kfuncs whose kernel BTF ids tsbpf needs: raw bytecode names a kfunc by its id in the
+ * running kernel's vmlinux BTF (`call kfunc ID`), and a program's tag — hence its kallsyms name —
+ * hashes the instructions as submitted, kfunc calls by that id. The ones the runtime implements
+ * (src/runtime/kfuncs.ts) and the ones the verifier models (src/verifier/kfuncs.ts).
  */
 const KFUNCS = [
   "bpf_throw",
@@ -92,6 +93,23 @@ const KFUNCS = [
   "bpf_obj_drop_impl",
   "bpf_cast_to_kern_ctx",
   "bpf_rdonly_cast",
+  "bpf_iter_num_new",
+  "bpf_iter_num_next",
+  "bpf_iter_num_destroy",
+  "bpf_dynptr_from_skb",
+  "bpf_dynptr_from_skb_rdonly",
+  "bpf_dynptr_from_xdp",
+  "bpf_dynptr_slice",
+  "bpf_dynptr_slice_rdwr",
+  "bpf_dynptr_size",
+  "bpf_rbtree_add_impl",
+  "bpf_rbtree_first",
+  "bpf_rbtree_remove",
+  "bpf_list_push_front_impl",
+  "bpf_list_push_back_impl",
+  "bpf_list_pop_front",
+  "bpf_list_pop_back",
+  "bpf_refcount_acquire_impl",
 ];
 
 /** The vmlinux BTF id of each kfunc of {@link KFUNCS}. */

@@ -3,10 +3,12 @@
  * callee is entered with a new frame; a global one is assumed valid against its BTF prototype,
  * `btf_check_subprog_call`, and verified on its own later) and `check_kfunc_call` (arguments,
  * bpf_rcu_read_lock/unlock, bpf_preempt_disable/enable, references acquired by bpf_obj_new and
- * released by bpf_obj_drop, the callback of bpf_rbtree_add, and `bpf_throw`: the exception is
- * noted and, with the default callback, the cookie in R1 is checked as a return value).
+ * released by bpf_obj_drop, the callback of bpf_rbtree_add, open-coded iterators (iter.ts),
+ * dynptrs and their slices (dynptr.ts), and `bpf_throw`: the exception is noted and, with the
+ * default callback, the cookie in R1 is checked as a return value).
  */
 import { checkRegRead } from "./alu.ts";
+import { constructDynptr, useDynptr } from "./dynptr.ts";
 import { EACCES, EFAULT, EINVAL, ENOTSUPP, type VerifierEnv } from "./env.ts";
 import {
   acquireReference,
@@ -18,10 +20,12 @@ import {
   setupFuncEntry,
 } from "./frames.ts";
 import { prepareFuncArgs } from "./func-args.ts";
+import { type IterRef, processIterArg, processIterNextCall } from "./iter.ts";
 import { KFUNCS } from "./kfuncs.ts";
 import { checkHelperMemAccess, registerIsNull } from "./mem.ts";
 import { type BtfIdReg, isPointer, mayBeNull, type RegState, regTypeStr, unknownScalar, ZERO_VAR } from "./reg.ts";
 import { checkReturnCode } from "./retcode.ts";
+import type { DynptrSlot } from "./state.ts";
 
 /** `btf_check_subprog_call`: 0, or a negative errno when the arguments do not fit the prototype. */
 function btfCheckSubprogCall(env: VerifierEnv, subprog: number, regs: RegState[]): number {
@@ -129,6 +133,8 @@ export function checkKfuncCall(env: VerifierEnv, pc: number): boolean {
   let callbackSubprog = -1;
   let constArg = 0n;
   let node: RegState | null = null;
+  let iter: IterRef | null = null;
+  let dynptr: DynptrSlot | null = null;
   for (let i = 0; i < desc.args.length; i++) {
     const regno = i + 1;
     const a = desc.args[i];
@@ -166,6 +172,33 @@ export function checkKfuncCall(env: VerifierEnv, pc: number): boolean {
       case "callback":
         if (reg.kind !== "func") env.reject(EINVAL, "ARG_TYPE", regno, regTypeStr(reg), "func");
         callbackSubprog = reg.subprogno;
+        break;
+      case "iter":
+        checkRegRead(env, regno);
+        iter = processIterArg(env, pc, i, desc);
+        break;
+      case "dynptr_uninit":
+        checkRegRead(env, regno);
+        constructDynptr(env, regno, name);
+        break;
+      case "dynptr":
+        checkRegRead(env, regno);
+        dynptr = useDynptr(env, regno);
+        break;
+      case "mem_or_null": {
+        // a buffer (may be NULL: `__opt`) and its constant size (`__szk`), the next argument
+        const size = regs[regno + 1];
+        if (size.kind !== "scalar" || !size.s.isConst()) env.reject(EINVAL, "KFUNC_ARG_CONST", regno + 1);
+        const n = Number(size.s.varOff.value);
+        if (!registerIsNull(reg)) {
+          checkHelperMemAccess(env, regno, n, false, true);
+          checkHelperMemAccess(env, regno, n, true, true);
+        }
+        constArg = size.s.varOff.value;
+        i++;
+        break;
+      }
+      case "mem_size":
         break;
     }
   }
@@ -215,6 +248,35 @@ export function checkKfuncCall(env: VerifierEnv, pc: number): boolean {
       env.aux.objNewSize.set(pc, regs[0].kind === "btf_id" ? regs[0].size : 0);
       break;
     }
+    case "rdonly_mem":
+      regs[0] = {
+        kind: "mem",
+        memSize: desc.retSize ?? 0,
+        off: 0,
+        var: ZERO_VAR,
+        id: desc.retNull ? ++env.idGen : 0,
+        refObjId: 0,
+        maybeNull: desc.retNull === true,
+        rdonly: true,
+        ringbuf: false,
+      };
+      break;
+    case "dynptr_slice":
+      // read-only memory of the constant size, tied to the dynptr it was sliced from
+      regs[0] = {
+        kind: "mem",
+        memSize: Number(constArg),
+        off: 0,
+        var: ZERO_VAR,
+        id: desc.retNull ? ++env.idGen : 0,
+        refObjId: 0,
+        maybeNull: desc.retNull === true,
+        rdonly: true,
+        ringbuf: false,
+        dynptrId: dynptr?.id ?? 0,
+        pktSlice: dynptr?.type === "skb" || dynptr?.type === "xdp",
+      };
+      break;
     case "kern_ctx":
     case "untrusted":
       regs[0] = {
@@ -231,5 +293,6 @@ export function checkKfuncCall(env: VerifierEnv, pc: number): boolean {
       };
       break;
   }
+  if (desc.iter === "next" && iter !== null) processIterNextCall(env, pc, iter);
   return isThrow;
 }

@@ -8,9 +8,19 @@
  *
  * It then computes the per-instruction register facts of liveness.ts that state pruning uses.
  */
-import { BPF_CALL, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, BPF_LD_IMM64, BPF_PSEUDO_CALL } from "../isa/opcodes.ts";
+import {
+  BPF_CALL,
+  BPF_EXIT,
+  BPF_JA,
+  BPF_JMP,
+  BPF_JMP32,
+  BPF_LD_IMM64,
+  BPF_PSEUDO_CALL,
+  BPF_PSEUDO_KFUNC_CALL,
+} from "../isa/opcodes.ts";
 import { E2BIG, EINVAL, type VerifierEnv } from "./env.ts";
 import { isAsyncCallbackCallingInsn, isSyncCallbackCallingInsn } from "./helper-protos.ts";
+import { KFUNCS } from "./kfuncs.ts";
 import { computeRegisterFacts } from "./liveness.ts";
 import { isPseudoFunc } from "./subprogs.ts";
 
@@ -85,6 +95,12 @@ export function checkCfg(env: VerifierEnv): void {
         if (isAsyncCallbackCallingInsn(env, t)) markPrune(t);
         if (isSyncCallbackCallingInsn(env, t)) {
           aux.callsCallback[t] = 1;
+          aux.forceCheckpoint[t] = 1;
+          markPrune(t);
+        }
+        if (p.src[t] === BPF_PSEUDO_KFUNC_CALL && KFUNCS.get(env.cfg.kfuncs.get(p.imm[t]) ?? "")?.iter === "next") {
+          // iterator loops converge at their next() calls: always save a state there
+          aux.iterNext[t] = 1;
           aux.forceCheckpoint[t] = 1;
           markPrune(t);
         }

@@ -63,8 +63,17 @@ export class InsnAux {
   readonly prunePoint: Uint8Array;
   readonly forceCheckpoint: Uint8Array;
   readonly callsCallback: Uint8Array;
+  /** KF_ITER_NEXT kfunc calls (`is_iter_next_insn`). */
+  readonly iterNext: Uint8Array;
   /** For conditional jumps: 1 when the fall-through was followed, 2 when the jump, 3 both. */
   readonly branchOutcome: Uint8Array;
+  /** Conditional jumps whose outcome the bounds decided on some path so far (see loopPrecision). */
+  readonly condDecided: Uint8Array;
+  /** Bumped whenever `condDecided` gains a jump. */
+  condDecidedVersion = 0;
+  /** liveness.ts `loopPrecision` cache and the `condDecidedVersion` it was computed for. */
+  loopFacts: { readonly precise: Uint16Array; readonly preciseSlots: BigUint64Array } | null = null;
+  loopFactsVersion = -1;
   /** Registers live on entry of each instruction (bit r), from liveness.ts. */
   readonly liveIn: Uint16Array;
   /** Registers whose scalar value must be compared exactly on entry (bit r), from liveness.ts. */
@@ -88,7 +97,9 @@ export class InsnAux {
     this.prunePoint = new Uint8Array(n);
     this.forceCheckpoint = new Uint8Array(n);
     this.callsCallback = new Uint8Array(n);
+    this.iterNext = new Uint8Array(n);
     this.branchOutcome = new Uint8Array(n);
+    this.condDecided = new Uint8Array(n);
     this.liveIn = new Uint16Array(n).fill(0x7ff);
     this.preciseIn = new Uint16Array(n).fill(0x7ff);
     this.preciseSlotsIn = new BigUint64Array(n).fill((1n << 64n) - 1n);

@@ -197,5 +197,9 @@ export function releaseReference(env: VerifierEnv, refObjId: number): boolean {
 
 /** `clear_all_pkt_pointers`: after a helper that may move packet data. */
 export function clearAllPktPointers(env: VerifierEnv): void {
-  env.state.mapRegs((r) => (r.kind === "pkt" || r.kind === "pkt_meta" || r.kind === "pkt_end" ? unknownScalar() : r));
+  env.state.mapRegs((r) =>
+    r.kind === "pkt" || r.kind === "pkt_meta" || r.kind === "pkt_end" || (r.kind === "mem" && r.pktSlice === true)
+      ? unknownScalar()
+      : r,
+  );
 }

@@ -213,7 +213,7 @@ function checkMayGoto(env: VerifierEnv, pc: number): number {
   const prev = findPrevEntry(env, pc);
   const queued = env.pushStack(pc + 1, pc);
   queued.mayGotoDepth++;
-  if (prev !== null) widenImpreciseScalars(env, prev.state, queued, pc + 1);
+  if (prev !== null) widenImpreciseScalars(env, prev.state, queued, pc + 1, true);
   return pc + p.off[pc];
 }
 
@@ -237,6 +237,10 @@ export function checkCondJmpOp(env: VerifierEnv, pc: number): number {
 
   const pred = isBranchTaken(dst, src, op, jmp32);
   const target = pc + p.off[pc];
+  if (pred >= 0 && env.aux.condDecided[pc] === 0) {
+    env.aux.condDecided[pc] = 1;
+    env.aux.condDecidedVersion++;
+  }
   if (pred === 1) {
     env.aux.branchOutcome[pc] |= 2;
     return target;

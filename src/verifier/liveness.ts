@@ -222,6 +222,7 @@ function precisionStep(
   exitR0: boolean,
   mayPtr: number,
   mayStack: number,
+  condSource: (t: number) => boolean,
 ): [number, bigint] {
   const p = env.prog;
   const code = p.code[t];
@@ -282,7 +283,7 @@ function precisionStep(
         return [(regs & ~CALLER_SAVED) | args, shared ? ALL_SLOTS : slots];
       }
       if (op === BPF_JA || op === 0xe0) return [regs, slots];
-      return [regs | dst | (x ? src : 0), slots];
+      return condSource(t) ? [regs | dst | (x ? src : 0), slots] : [regs, slots];
     }
   }
 }
@@ -310,13 +311,18 @@ function successors(env: VerifierEnv, t: number, start: number, end: number, out
   add(t + (code === BPF_LD_IMM64 ? 2 : 1));
 }
 
-/** Fills `env.aux.liveIn`, `preciseIn` and `preciseSlotsIn` (see the module comment). */
-export function computeRegisterFacts(env: VerifierEnv): void {
+/** Register facts of the whole program: live registers, precise registers and precise slots. */
+interface Facts {
+  readonly live: Uint16Array;
+  readonly precise: Uint16Array;
+  readonly preciseSlots: BigUint64Array;
+}
+
+/** The two dataflow analyses, with `condSource(t)` telling whether conditional jump `t` needs its operands. */
+function registerFacts(env: VerifierEnv, out: Facts, condSource: (t: number) => boolean): void {
   const p = env.prog;
   const n = p.length;
-  const live = env.aux.liveIn;
-  const precise = env.aux.preciseIn;
-  const preciseSlots = env.aux.preciseSlotsIn;
+  const { live, precise, preciseSlots } = out;
   const use = new Uint16Array(n);
   const def = new Uint16Array(n);
   for (let t = 0; t < n; t++) {
@@ -356,6 +362,7 @@ export function computeRegisterFacts(env: VerifierEnv): void {
           exitR0,
           facts.ptr[t - start],
           facts.stack[t - start],
+          condSource,
         );
         const needIn = regsIn & liveIn;
         if (liveIn !== live[t] || needIn !== precise[t] || slotsIn !== preciseSlots[t]) {
@@ -367,4 +374,34 @@ export function computeRegisterFacts(env: VerifierEnv): void {
       }
     }
   }
+}
+
+/** Fills `env.aux.liveIn`, `preciseIn` and `preciseSlotsIn` (see the module comment). */
+export function computeRegisterFacts(env: VerifierEnv): void {
+  registerFacts(
+    env,
+    { live: env.aux.liveIn, precise: env.aux.preciseIn, preciseSlots: env.aux.preciseSlotsIn },
+    () => true,
+  );
+}
+
+/**
+ * Precision as it stands so far, for the comparisons the kernel makes against states still
+ * being explored (a may_goto loop's earlier iterations): there the kernel only knows the
+ * precise marks set up to now, and a conditional jump sets them only once its outcome was
+ * decided from the bounds (`check_cond_jmp_op` calling `mark_chain_precision` when
+ * `is_branch_taken` answers) — an undecided loop condition leaves its counter imprecise, so
+ * iterations that differ only in it are the same state to the kernel. `env.aux.condDecided`
+ * records the jumps decided on some path so far; the facts are recomputed when it grows.
+ */
+export function loopPrecision(env: VerifierEnv): { precise: Uint16Array; preciseSlots: BigUint64Array } {
+  const aux = env.aux;
+  if (aux.loopFacts === null || aux.loopFactsVersion !== aux.condDecidedVersion) {
+    const n = env.prog.length;
+    const out: Facts = { live: new Uint16Array(n), precise: new Uint16Array(n), preciseSlots: new BigUint64Array(n) };
+    registerFacts(env, out, (t) => aux.condDecided[t] === 1);
+    aux.loopFacts = out;
+    aux.loopFactsVersion = aux.condDecidedVersion;
+  }
+  return aux.loopFacts;
 }

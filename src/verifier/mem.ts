@@ -29,8 +29,11 @@ import { S32_MIN, S64_MIN, type Scalar } from "./scalar.ts";
 import {
   BPF_REG_SIZE,
   byteIndex,
+  EMPTY_SLOT,
   type FuncState,
+  isSpecialSlot,
   isSpilledReg,
+  STACK_DYNPTR,
   STACK_INVALID,
   STACK_MISC,
   STACK_SPILL,
@@ -132,6 +135,27 @@ function checkStackAccessWithinBounds(
   return { min: minOff, max: maxOff };
 }
 
+/**
+ * `destroy_if_dynptr_stack_slot`: a write into either slot of a dynptr destroys the whole
+ * dynptr and the slices taken from it — unless it holds a reference, which would leak.
+ */
+export function destroyIfDynptrSlot(env: VerifierEnv, frame: FuncState, spi: number): void {
+  let slot = frame.slot(spi);
+  if (slot.types[0] !== STACK_DYNPTR || slot.dynptr === undefined) return;
+  if (!slot.dynptr.firstSlot) {
+    spi++;
+    slot = frame.slot(spi);
+  }
+  const d = slot.dynptr;
+  if (d === undefined) return;
+  if (d.refObjId !== 0) env.reject(EINVAL, "DYNPTR_OVERWRITE_REF");
+  frame.stack[spi] = EMPTY_SLOT;
+  frame.stack[spi - 1] = EMPTY_SLOT;
+  frame.markWritten(spi);
+  frame.markWritten(spi - 1);
+  env.state.mapRegs((r) => (r.kind === "mem" && r.dynptrId === d.id ? unknownScalar() : r));
+}
+
 /** `check_stack_write_fixed_off` */
 function stackWriteFixed(
   env: VerifierEnv,
@@ -142,6 +166,7 @@ function stackWriteFixed(
   stImm: number | null,
 ): void {
   const spi = slotIndex(off);
+  destroyIfDynptrSlot(env, frame, spi);
   if (size === BPF_REG_SIZE) frame.markWritten(spi);
   const cur = env.state.cur;
   let reg: RegState | null = valueRegno >= 0 ? cur.regs[valueRegno] : null;
@@ -164,7 +189,7 @@ function stackWriteFixed(
   }
   const old = frame.slot(spi);
   const types = old.types.slice();
-  const special = isSpilledReg(old);
+  const special = isSpecialSlot(old);
   if (special) for (let i = 0; i < BPF_REG_SIZE; i++) if (types[i] !== STACK_INVALID) types[i] = STACK_MISC;
   const zero = (reg !== null && registerIsNull(reg)) || (reg === null && stImm === 0);
   const type = zero ? STACK_ZERO : STACK_MISC;

@@ -57,6 +57,7 @@ import {
   BPF_XCHG,
   BPF_XOR,
 } from "../isa/opcodes.ts";
+import { mayWritePacket } from "./ctx-access.ts";
 import type { VerifierEnv } from "./env.ts";
 import {
   helperFunctionNames,
@@ -296,7 +297,10 @@ function fixupKfunc(
 ): Slot[] {
   const orig = ins.orig[i];
   const name = env.cfg.kfuncs.get(ins.imm[i]) ?? "";
-  const call = callTo([name], syms, ins.imm[i], unresolved, BPF_PSEUDO_KFUNC_CALL);
+  // specialize_kfunc: a program that may not write packet data gets the read-only skb dynptr
+  const target =
+    name === "bpf_dynptr_from_skb" && !mayWritePacket(env.cfg.progType) ? "bpf_dynptr_from_skb_rdonly" : name;
+  const call = callTo([target], syms, ins.imm[i], unresolved, BPF_PSEUDO_KFUNC_CALL);
   call.off = ins.off[i];
   switch (name) {
     case "bpf_obj_new_impl":

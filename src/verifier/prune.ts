@@ -15,21 +15,28 @@
  * cfg.ts instead of the kernel's read marks, and every scalar is compared by its range —
  * the kernel's precision tracking, which lets it ignore scalars nothing depended on, is not
  * modelled (widening, which only loses knowledge, treats every scalar as imprecise).
+ * Against a may_goto loop's earlier iterations (states still being explored) the kernel only
+ * has the precision marks set so far; there the comparison and the widening use
+ * liveness.ts `loopPrecision`, where a conditional jump counts once the bounds decided it.
  */
 import { EINVAL, type VerifierEnv } from "./env.ts";
+import { loopPrecision } from "./liveness.ts";
 import { isPointer, type RegState, unknownScalar } from "./reg.ts";
 import {
   BPF_REG_SIZE,
   Checkpoint,
   type FuncState,
   isSpilledReg,
+  STACK_DYNPTR,
   STACK_INVALID,
+  STACK_ITER,
   STACK_MISC,
   STACK_SPILL,
   STACK_ZERO,
   type StackSlot,
   type VerifierState,
 } from "./state.ts";
+import { tnumIsConst } from "./tnum.ts";
 
 /** `struct bpf_idmap`: old id → current id, built while comparing two states. */
 class IdMap {
@@ -194,6 +201,19 @@ function stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: boolean,
     if (os.types[b] !== cs.types[b]) return false;
     if (b !== BPF_REG_SIZE - 1) continue;
     if (os.types[b] === STACK_SPILL && !regsafe(os.spilled, cs.spilled, idmap, exact, slotPrecise)) return false;
+    if (os.types[b] === STACK_ITER) {
+      // the depth is left out: it only keeps iterations apart for the infinite-loop check
+      const a = os.iter;
+      const c = cs.iter;
+      if (a === undefined || c === undefined) return false;
+      if (a.type !== c.type || a.state !== c.state || !idmap.check(a.refObjId, c.refObjId)) return false;
+    }
+    if (os.types[b] === STACK_DYNPTR) {
+      const a = os.dynptr;
+      const c = cs.dynptr;
+      if (a === undefined || c === undefined) return false;
+      if (a.type !== c.type || a.firstSlot !== c.firstSlot || !idmap.check(a.refObjId, c.refObjId)) return false;
+    }
   }
   return true;
 }
@@ -217,15 +237,28 @@ function frameMasks(
   st: VerifierState,
   f: number,
   insnIdx: number,
+  soFar = false,
 ): { live: number; precise: number; slots: bigint } {
   const { at, clobbered } = resumePoint(st, f, insnIdx);
   if (at >= env.prog.length) return { live: 0x7c0, precise: 0x3c0, slots: ALL_SLOTS };
-  const slots = f === st.frames.length - 1 ? env.aux.preciseSlotsIn[at] : ALL_SLOTS;
-  return { live: env.aux.liveIn[at] & ~clobbered, precise: env.aux.preciseIn[at] & ~clobbered, slots };
+  const facts = soFar ? loopPrecision(env) : { precise: env.aux.preciseIn, preciseSlots: env.aux.preciseSlotsIn };
+  const slots = f === st.frames.length - 1 ? facts.preciseSlots[at] : ALL_SLOTS;
+  return { live: env.aux.liveIn[at] & ~clobbered, precise: facts.precise[at] & ~clobbered, slots };
 }
 
-/** `states_equal` (`exact`: EXACT, else RANGE_WITHIN) at instruction `insnIdx`. */
-export function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierState, insnIdx: number, exact: boolean) {
+/**
+ * `states_equal` (`exact`: EXACT, else RANGE_WITHIN) at instruction `insnIdx`; `soFar` compares
+ * with the precision known so far (liveness.ts `loopPrecision`), as against a state of the
+ * current path.
+ */
+export function statesEqual(
+  env: VerifierEnv,
+  old: VerifierState,
+  cur: VerifierState,
+  insnIdx: number,
+  exact: boolean,
+  soFar = false,
+) {
   if (old.frames.length !== cur.frames.length) return false;
   const idmap = new IdMap();
   const ol = old.activeLock;
@@ -240,7 +273,7 @@ export function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierS
     const fc = cur.frames[i];
     if (fo.callsite !== fc.callsite) return false;
     if (fo.callbackDepth > fc.callbackDepth) return false;
-    const m = exact ? { live: 0x7ff, precise: 0x7ff, slots: ALL_SLOTS } : frameMasks(env, cur, i, insnIdx);
+    const m = exact ? { live: 0x7ff, precise: 0x7ff, slots: ALL_SLOTS } : frameMasks(env, cur, i, insnIdx, soFar);
     for (let r = 0; r < fo.regs.length; r++) {
       if ((m.live & (1 << r)) === 0) continue;
       if (!regsafe(fo.regs[r], fc.regs[r], idmap, exact, (m.precise & (1 << r)) !== 0)) return false;
@@ -250,6 +283,32 @@ export function statesEqual(env: VerifierEnv, old: VerifierState, cur: VerifierS
   if (old.refs.length !== cur.refs.length) return false;
   for (let i = 0; i < old.refs.length; i++) if (!idmap.check(old.refs[i].id, cur.refs[i].id)) return false;
   return true;
+}
+
+/** The iterator a next() call at a prune point would advance (R1), when it is active. */
+export function iterActiveAtR1(st: VerifierState): boolean {
+  const r1 = st.cur.regs[1];
+  if (r1.kind !== "fp" || !tnumIsConst(r1.var.varOff)) return false;
+  const off = r1.off + Number(BigInt.asIntN(64, r1.var.varOff.value));
+  const spi = Math.floor((-off - 1) / BPF_REG_SIZE);
+  return st.frames[r1.frameno]?.slot(spi).iter?.state === "active";
+}
+
+/**
+ * `iter_active_depths_differ`: an active iterator of `old` is at another depth in `cur` — two
+ * iterations of an iterator loop, which look alike but are no infinite loop.
+ */
+export function iterActiveDepthsDiffer(old: VerifierState, cur: VerifierState): boolean {
+  for (let f = 0; f < old.frames.length && f < cur.frames.length; f++) {
+    const fo = old.frames[f];
+    const fc = cur.frames[f];
+    for (let spi = 0; spi < fo.stack.length; spi++) {
+      const it = fo.stack[spi].iter;
+      if (it === undefined || it.state !== "active") continue;
+      if (it.depth !== fc.slot(spi).iter?.depth) return true;
+    }
+  }
+  return false;
 }
 
 /** `states_maybe_looping`: same frames and identical registers in the current one (a quick test). */
@@ -274,10 +333,13 @@ function sameCallsites(a: VerifierState, b: VerifierState): boolean {
   return true;
 }
 
-/** `find_prev_entry`: a state saved at `insnIdx`, still being explored, with the same call chain. */
-export function findPrevEntry(env: VerifierEnv, insnIdx: number): Checkpoint | null {
+/**
+ * `find_prev_entry`: a state saved at `insnIdx`, still being explored, with the same call chain
+ * (other than `exclude`: the checkpoint the current path just saved there).
+ */
+export function findPrevEntry(env: VerifierEnv, insnIdx: number, exclude: Checkpoint | null = null): Checkpoint | null {
   for (const cp of env.explored.get(insnIdx) ?? []) {
-    if (cp.branches > 0 && sameCallsites(cp.state, env.state)) return cp;
+    if (cp !== exclude && cp.branches > 0 && sameCallsites(cp.state, env.state)) return cp;
   }
   return null;
 }
@@ -287,7 +349,13 @@ export function findPrevEntry(env: VerifierEnv, insnIdx: number): Checkpoint | n
  * registers not marked precise at `insnIdx`, and in every spilled stack slot (the static slot
  * precision of liveness.ts is too coarse around callbacks, where widening matters most).
  */
-export function widenImpreciseScalars(env: VerifierEnv, old: VerifierState, cur: VerifierState, insnIdx: number): void {
+export function widenImpreciseScalars(
+  env: VerifierEnv,
+  old: VerifierState,
+  cur: VerifierState,
+  insnIdx: number,
+  soFar = false,
+): void {
   const idmap = new IdMap();
   const widen = (o: RegState, c: RegState): RegState => {
     if (o.kind !== "scalar" || c.kind !== "scalar") return c;
@@ -296,7 +364,7 @@ export function widenImpreciseScalars(env: VerifierEnv, old: VerifierState, cur:
   for (let f = Math.min(old.frames.length, cur.frames.length) - 1; f >= 0; f--) {
     const fo = old.frames[f];
     const fc = cur.frames[f];
-    const { precise } = frameMasks(env, cur, f, insnIdx);
+    const { precise } = frameMasks(env, cur, f, insnIdx, soFar);
     for (let i = 0; i < fo.regs.length; i++) {
       if ((precise & (1 << i)) === 0) fc.regs[i] = widen(fo.regs[i], fc.regs[i]);
     }
@@ -351,16 +419,21 @@ export function isStateVisited(env: VerifierEnv, insnIdx: number): boolean {
       const sl = list[i];
       let hit = false;
       if (sl.branches > 0) {
-        if (
+        if (env.aux.iterNext[insnIdx] === 1) {
+          // an iterator loop converges when an earlier iteration still being explored covers
+          // this one and the iterator may still yield (next() will return NULL eventually)
+          hit = statesEqual(env, sl.state, cur, insnIdx, false, true) && iterActiveAtR1(cur);
+        } else if (
           isMayGoto &&
           sl.state.mayGotoDepth !== cur.mayGotoDepth &&
-          statesEqual(env, sl.state, cur, insnIdx, false)
+          statesEqual(env, sl.state, cur, insnIdx, false, true)
         ) {
           hit = true;
         } else if (env.aux.callsCallback[insnIdx]) {
           hit = statesEqual(env, sl.state, cur, insnIdx, false);
         } else if (
           statesMaybeLooping(sl.state, cur) &&
+          !iterActiveDepthsDiffer(sl.state, cur) &&
           sl.state.mayGotoDepth === cur.mayGotoDepth &&
           sl.state.callbackUnrollDepth === cur.callbackUnrollDepth &&
           statesEqual(env, sl.state, cur, insnIdx, true)

@@ -109,6 +109,10 @@ export interface MemReg extends PtrBase {
   readonly rdonly: boolean;
   /** MEM_RINGBUF: a ring buffer record. */
   readonly ringbuf: boolean;
+  /** A slice of a dynptr (`dynptr_id`): destroying the dynptr invalidates it. */
+  readonly dynptrId?: number;
+  /** A slice of an skb or xdp dynptr (DYNPTR_TYPE_SKB/XDP): packet data, dropped when it may move. */
+  readonly pktSlice?: boolean;
 }
 export interface BtfIdReg extends PtrBase {
   readonly kind: "btf_id";

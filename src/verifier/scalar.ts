@@ -243,10 +243,22 @@ export class Scalar {
     if (u32(this.s32min) <= u32(this.s32max)) {
       this.u32min = max(this.u32min, u32(this.s32min));
       this.u32max = min(this.u32max, u32(this.s32max));
+    } else if (this.u32max < u32(this.s32min)) {
+      // The s32 range wraps (its negative half sits at the top of the u32 domain) and the u32
+      // range only meets its non-negative half: both narrow to that half (6.12.81 backport).
+      this.s32min = s32(this.u32min);
+      this.u32max = min(this.u32max, u32(this.s32max));
+    } else if (u32(this.s32max) < this.u32min) {
+      // ... or only its negative half.
+      this.s32max = s32(this.u32max);
+      this.u32min = max(this.u32min, u32(this.s32min));
     }
   }
 
-  /** `__reg64_deduce_bounds` (v6.12: no sign-boundary-crossing case yet). */
+  /**
+   * `__reg64_deduce_bounds`, with the sign-boundary-crossing refinement that 6.12.81 backported
+   * (the target 6.12.117 has it).
+   */
   deduceBounds64(): void {
     if (s64(this.umin) <= s64(this.umax)) {
       this.smin = max(this.smin, s64(this.umin));
@@ -255,6 +267,15 @@ export class Scalar {
     if (u64(this.smin) <= u64(this.smax)) {
       this.umin = max(this.umin, u64(this.smin));
       this.umax = min(this.umax, u64(this.smax));
+    } else if (this.umax < u64(this.smin)) {
+      // The s64 range wraps around 0 in the unsigned view; a u64 range that meets only its
+      // non-negative part pins both ranges to that part.
+      this.smin = s64(this.umin);
+      this.umax = min(this.umax, u64(this.smax));
+    } else if (u64(this.smax) < this.umin) {
+      // ... and one that meets only its negative part pins them there.
+      this.smax = s64(this.umax);
+      this.umin = max(this.umin, u64(this.smin));
     }
   }
 
@@ -307,6 +328,10 @@ export class Scalar {
   /** `reg_bounds_sync`: make tnum and all four ranges agree. */
   sync(): void {
     this.updateBounds();
+    // three rounds: one round does not always reach the fixed point once the cross-sign
+    // refinements exist (6.12.81 backported the third round with them)
+    this.deduceBounds();
+    this.deduceBounds();
     this.deduceBounds();
     this.boundOffset();
     this.updateBounds();

@@ -24,6 +24,10 @@ export const STACK_INVALID = 0;
 export const STACK_SPILL = 1;
 export const STACK_MISC = 2;
 export const STACK_ZERO = 3;
+/** Part of a `struct bpf_dynptr` (dynptr.ts). */
+export const STACK_DYNPTR = 4;
+/** Part of an open-coded iterator (iter.ts). */
+export const STACK_ITER = 5;
 
 /** Stack slot liveness bits (`REG_LIVE_WRITTEN`, `REG_LIVE_READ`). */
 export const LIVE_WRITTEN = 1;
@@ -32,12 +36,41 @@ export const LIVE_READ = 2;
 /** Bytes per stack slot (BPF_REG_SIZE). */
 export const BPF_REG_SIZE = 8;
 
+/**
+ * An open-coded iterator in STACK_ITER slots (the kernel's `spilled_ptr.iter`): its type
+ * (`bpf_iter_<type>`), whether it may still yield (`BPF_ITER_STATE_ACTIVE`) or returned NULL
+ * (`DRAINED`), how many next() calls deep this path is, and the reference it holds (first
+ * slot only).
+ */
+export interface IterSlot {
+  readonly type: string;
+  readonly state: "active" | "drained";
+  readonly depth: number;
+  readonly refObjId: number;
+}
+
+/**
+ * A `struct bpf_dynptr` in STACK_DYNPTR slots (the kernel's `spilled_ptr.dynptr`): its kind
+ * (`BPF_DYNPTR_TYPE_*`), which of its two slots this is, its id (slices taken from it carry it)
+ * and its reference (0: not refcounted).
+ */
+export interface DynptrSlot {
+  readonly type: "local" | "ringbuf" | "skb" | "xdp";
+  readonly firstSlot: boolean;
+  readonly id: number;
+  readonly refObjId: number;
+}
+
 /** One 8-byte stack slot; immutable. */
 export interface StackSlot {
   /** Slot type of each byte (see the module comment for the byte order). */
   readonly types: Uint8Array;
   /** The register spilled here (meaningful while some bytes are STACK_SPILL). */
   readonly spilled: RegState;
+  /** STACK_ITER slots: the iterator. */
+  readonly iter?: IterSlot;
+  /** STACK_DYNPTR slots: the dynptr. */
+  readonly dynptr?: DynptrSlot;
 }
 
 /** An empty (STACK_INVALID) slot. */
@@ -51,6 +84,12 @@ export function slotIndex(off: number): number {
 /** The byte index inside its slot of the byte at frame offset `off`. */
 export function byteIndex(off: number): number {
   return (-off - 1) & 7;
+}
+
+/** `is_stack_slot_special`: a spill, a dynptr or an iterator (a plain write scrubs it to STACK_MISC). */
+export function isSpecialSlot(slot: StackSlot): boolean {
+  const t = slot.types[BPF_REG_SIZE - 1];
+  return t === STACK_SPILL || t === STACK_DYNPTR || t === STACK_ITER;
 }
 
 /** `is_spilled_reg` */

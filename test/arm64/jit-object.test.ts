@@ -18,13 +18,7 @@ import { openObjectSpec, verify } from "../../src/runtime/object.ts";
 const FIXTURES = join(import.meta.dirname, "../fixtures");
 
 /** Programs tsbpf's verifier cannot yet bring to the kernel's form, and why. */
-const NOT_MODELLED: Record<string, string> = {
-  "calls.kfunc_iter_num": "the bpf_iter_num_* kfuncs are not modelled",
-  "calls.kfunc_kern_ctx_dynptr": "the bpf_dynptr_* kfuncs are not modelled",
-  "jmp.jmp_may_goto": "may_goto loops are not pruned: the verifier hits its 1M-instruction limit",
-  "jmp.jmp64_imm_m0xfff": "the kernel's signed-bounds deduction proves a branch always taken; ours keeps it",
-  "jmp.jmp64_imm_int_min": "the kernel's signed-bounds deduction proves a branch always taken; ours keeps it",
-};
+const NOT_MODELLED: Record<string, string> = {};
 
 interface Case {
   dir: string;

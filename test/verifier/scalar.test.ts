@@ -310,3 +310,46 @@ describe("bounds after an assert, as Linux printed them (exceptions_assert.c, sp
     assert.ok(after(BPF_JSLE, 4096n, after(BPF_JSGE, 4096n)).equalsConst(4096n));
   });
 });
+
+/** A scalar with the given 64-bit ranges (subregister and tnum unknown), synced. */
+function ranges64(smin: bigint, smax: bigint, umin: bigint, umax: bigint): Scalar {
+  const s = Scalar.unknown();
+  s.smin = smin;
+  s.smax = smax;
+  s.umin = umin;
+  s.umax = umax;
+  s.sync();
+  return s;
+}
+
+describe("ranges that cross a sign boundary (the 6.12.81 backport 6.12.117 has)", () => {
+  test("a wrapping s64 range meeting only the u64 range's non-negative end narrows both", () => {
+    // u32 - 40: s64 [-40, 2^32-41]; then `if x > -0xfff` fell through: u64 [0, -0xfff]
+    const s = ranges64(-40n, (1n << 32n) - 41n, 0n, u64(-0xfffn));
+    assert.equal(s.smin, 0n);
+    assert.equal(s.umax, (1n << 32n) - 41n);
+  });
+  test("... and one meeting only its negative end", () => {
+    const s = ranges64(-40n, (1n << 32n) - 41n, u64(-100n), U64);
+    assert.equal(s.smax, -1n);
+    assert.equal(s.umin, u64(-40n));
+  });
+  test("the same for s32 and u32", () => {
+    const s = Scalar.unknown();
+    s.s32min = -40n;
+    s.s32max = 1000n;
+    s.u32min = 0n;
+    s.u32max = 0xffff_f000n;
+    s.sync();
+    assert.equal(s.s32min, 0n);
+    assert.equal(s.u32max, 1000n);
+  });
+  test("jmp.c: a u32 load minus 40 is never s< -0xfff once compared unsigned", () => {
+    let x = Scalar.unknown();
+    x.coerceToSize(4);
+    x = scalarAlu(BPF_SUB, false, x, Scalar.known(40n));
+    const fell = setMinMax(x, Scalar.known(-0xfffn), BPF_JGT, false).false1;
+    assert.equal(isScalarBranchTaken(fell, Scalar.known(-0xfffn), BPF_JSGT, false), 1);
+    assert.equal(isScalarBranchTaken(fell, Scalar.known(-0xfffn), BPF_JGE, false), 0);
+  });
+});

@@ -102,19 +102,7 @@ describe("rewritten program vs arm64 6.12.117 xlated (exceptions corpus)", () =>
 });
 
 /** Programs of the jit corpus the verifier model cannot yet reproduce, with the reason. */
-const JIT_KNOWN: ReadonlyMap<string, string> = new Map([
-  ["calls.kfunc_iter_num", "verifier: the bpf_iter_num_* kfuncs are not modelled (rejected)"],
-  ["calls.kfunc_kern_ctx_dynptr", "verifier: bpf_dynptr_from_skb and friends are not modelled (rejected)"],
-  ["jmp.jmp_may_goto", "verifier: may_goto loop state pruning is not modelled (1M-insn limit)"],
-  [
-    "jmp.jmp64_imm_m0xfff",
-    "verifier: a signed compare of a u32 load with a negative constant is not found always-true (dead code kept)",
-  ],
-  [
-    "jmp.jmp64_imm_int_min",
-    "verifier: a signed compare of a u32 load with a negative constant is not found always-true (dead code kept)",
-  ],
-]);
+const JIT_KNOWN: ReadonlyMap<string, string> = new Map([]);
 
 /**
  * Slots masked in the jit corpus: map ids (the address of `jiffies` for bpf_jiffies64 is known:

@@ -44,6 +44,23 @@ export const KERNEL_KFUNC_BTF_IDS: ReadonlyMap<string, number> = new Map([
   ["bpf_obj_drop_impl", 65426],
   ["bpf_cast_to_kern_ctx", 63940],
   ["bpf_rdonly_cast", 65688],
+  ["bpf_iter_num_new", 64561],
+  ["bpf_iter_num_next", 64564],
+  ["bpf_iter_num_destroy", 64558],
+  ["bpf_dynptr_from_skb", 64215],
+  ["bpf_dynptr_from_skb_rdonly", 64218],
+  ["bpf_dynptr_from_xdp", 64220],
+  ["bpf_dynptr_slice", 64238],
+  ["bpf_dynptr_slice_rdwr", 64240],
+  ["bpf_dynptr_size", 64235],
+  ["bpf_rbtree_add_impl", 65675],
+  ["bpf_rbtree_first", 65678],
+  ["bpf_rbtree_remove", 65681],
+  ["bpf_list_push_front_impl", 64767],
+  ["bpf_list_push_back_impl", 64765],
+  ["bpf_list_pop_front", 64762],
+  ["bpf_list_pop_back", 64760],
+  ["bpf_refcount_acquire_impl", 65697],
 ]);
 
 /** SHA-256 of the bundled BTF (vmlinux.btf beside this file). */
