@@ -25,10 +25,10 @@ const OPC_LDRS_W = 3; // sign-extend into a W register
 // ---- unsigned scaled 12-bit offset ------------------------------------------------------
 
 function unsignedOffset(opc: number, size: AccessSize, rt: number, rn: number, offset: number): number {
-  const sc = sizeCode(size);
-  if (!Number.isInteger(offset) || offset < 0 || offset % size !== 0 || offset / size > 0xfff)
+  const sc = sizeCode(size); // log2(size): the scaling is a shift
+  if (!isScaledOffset(offset, size))
     throw new EncodeError(`offset ${offset} is not a multiple of ${size} in [0, ${0xfff * size}]`);
-  return u32((sc << 30) | 0x39000000 | (opc << 22) | ((offset / size) << 10) | (reg(rn) << 5) | reg(rt));
+  return u32((sc << 30) | 0x39000000 | (opc << 22) | ((offset >>> sc) << 10) | (reg(rn) << 5) | reg(rt));
 }
 
 /** LDR{B,H,,} Rt, [Rn|SP, #offset] (zero-extending; W for 1/2/4, X for 8). */
@@ -220,7 +220,8 @@ export const casal = (is64: boolean, rs: number, rt: number, rn: number): number
 
 /** Checks an offset is encodable by the unsigned scaled form (the BPF JIT's `is_lsi_offset`). */
 export function isScaledOffset(offset: number, size: AccessSize): boolean {
-  return Number.isInteger(offset) && offset >= 0 && offset % size === 0 && offset / size <= 0xfff;
+  // size is a power of two: a multiple of it has no bits below it (no division on this path)
+  return Number.isInteger(offset) && offset >= 0 && offset <= 0xfff * size && (offset & (size - 1)) === 0;
 }
 
 /** Range check helper for callers building addresses from parts. */

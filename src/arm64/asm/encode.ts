@@ -34,10 +34,13 @@ export function splitAddSubImm(value: number): { imm: number; shift12: boolean }
   return null;
 }
 
+/** {@link splitAddSubImm} and encode, without building the split (the JIT's hot path). */
 function addSubValue(op: number, is64: boolean, rd: number, rn: number, value: number): number {
-  const s = splitAddSubImm(value);
-  if (s === null) throw new EncodeError(`add/sub immediate ${value} is not imm12 or imm12 << 12`);
-  return addSubImm(op, is64, rd, rn, s.imm, s.shift12);
+  if (Number.isInteger(value) && value >= 0) {
+    if (value <= 0xfff) return addSubImm(op, is64, rd, rn, value, false);
+    if (value <= 0xfff000 && (value & 0xfff) === 0) return addSubImm(op, is64, rd, rn, value >>> 12, true);
+  }
+  throw new EncodeError(`add/sub immediate ${value} is not imm12 or imm12 << 12`);
 }
 
 /** ADD Rd|SP, Rn|SP, #value (value = imm12 or imm12 << 12). */
@@ -71,17 +74,23 @@ function shiftedReg(op: number, is64: boolean, rd: number, rn: number, rm: numbe
   );
 }
 
-function addSubReg(op: number) {
-  return (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number => {
-    if (shift === "ror") throw new EncodeError("add/sub (shifted register) has no ROR");
-    return shiftedReg(op, is64, rd, rn, rm, shift, amount);
-  };
+// (The encoders below are one function each over a shared worker, not closures made by a
+// factory: V8 does not inline closures that share their code, and the JIT calls these for
+// nearly every word it emits.)
+
+function addSubReg(op: number, is64: boolean, rd: number, rn: number, rm: number, shift: Shift, amount: number) {
+  if (shift === "ror") throw new EncodeError("add/sub (shifted register) has no ROR");
+  return shiftedReg(op, is64, rd, rn, rm, shift, amount);
 }
 
-export const addReg = addSubReg(0x0b000000);
-export const addsReg = addSubReg(0x2b000000);
-export const subReg = addSubReg(0x4b000000);
-export const subsReg = addSubReg(0x6b000000);
+export const addReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  addSubReg(0x0b000000, is64, rd, rn, rm, shift, amount);
+export const addsReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  addSubReg(0x2b000000, is64, rd, rn, rm, shift, amount);
+export const subReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  addSubReg(0x4b000000, is64, rd, rn, rm, shift, amount);
+export const subsReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  addSubReg(0x6b000000, is64, rd, rn, rm, shift, amount);
 /** CMP Rn, Rm. */
 export const cmpReg = (is64: boolean, rn: number, rm: number): number => subsReg(is64, ZR, rn, rm);
 /** CMN Rn, Rm. */
@@ -91,19 +100,22 @@ export const negReg = (is64: boolean, rd: number, rm: number): number => subReg(
 
 // ---- logic (shifted register) -----------------------------------------------------------
 
-function logicReg(op: number) {
-  return (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
-    shiftedReg(op, is64, rd, rn, rm, shift, amount);
-}
-
-export const andReg = logicReg(0x0a000000);
-export const bicReg = logicReg(0x0a200000);
-export const orrReg = logicReg(0x2a000000);
-export const ornReg = logicReg(0x2a200000);
-export const eorReg = logicReg(0x4a000000);
-export const eonReg = logicReg(0x4a200000);
-export const andsReg = logicReg(0x6a000000);
-export const bicsReg = logicReg(0x6a200000);
+export const andReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  shiftedReg(0x0a000000, is64, rd, rn, rm, shift, amount);
+export const bicReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  shiftedReg(0x0a200000, is64, rd, rn, rm, shift, amount);
+export const orrReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  shiftedReg(0x2a000000, is64, rd, rn, rm, shift, amount);
+export const ornReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  shiftedReg(0x2a200000, is64, rd, rn, rm, shift, amount);
+export const eorReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  shiftedReg(0x4a000000, is64, rd, rn, rm, shift, amount);
+export const eonReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  shiftedReg(0x4a200000, is64, rd, rn, rm, shift, amount);
+export const andsReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  shiftedReg(0x6a000000, is64, rd, rn, rm, shift, amount);
+export const bicsReg = (is64: boolean, rd: number, rn: number, rm: number, shift: Shift = "lsl", amount = 0): number =>
+  shiftedReg(0x6a200000, is64, rd, rn, rm, shift, amount);
 /** TST Rn, Rm (ANDS to zr). */
 export const tstReg = (is64: boolean, rn: number, rm: number): number => andsReg(is64, ZR, rn, rm);
 /** MVN Rd, Rm (ORN from zr). */
@@ -113,58 +125,62 @@ export const movOrr = (is64: boolean, rd: number, rm: number): number => orrReg(
 
 // ---- logic (immediate) ------------------------------------------------------------------
 
-function logicImm(op: number) {
-  return (is64: boolean, rd: number, rn: number, value: bigint | number): number => {
-    const enc = encodeBitmaskImm(value, is64);
-    if (enc === null) throw new EncodeError(`${value} is not a ${is64 ? 64 : 32}-bit bitmask immediate`);
-    return u32(sfBit(is64) | op | (enc.n << 22) | (enc.immr << 16) | (enc.imms << 10) | (reg(rn) << 5) | reg(rd));
-  };
+function logicImm(op: number, is64: boolean, rd: number, rn: number, value: bigint | number): number {
+  const enc = encodeBitmaskImm(value, is64);
+  if (enc === null) throw new EncodeError(`${value} is not a ${is64 ? 64 : 32}-bit bitmask immediate`);
+  return u32(sfBit(is64) | op | (enc.n << 22) | (enc.immr << 16) | (enc.imms << 10) | (reg(rn) << 5) | reg(rd));
 }
 
 /** AND Rd|SP, Rn, #bitmask. */
-export const andImm = logicImm(0x12000000);
+export const andImm = (is64: boolean, rd: number, rn: number, value: bigint | number): number =>
+  logicImm(0x12000000, is64, rd, rn, value);
 /** ORR Rd|SP, Rn, #bitmask. */
-export const orrImm = logicImm(0x32000000);
+export const orrImm = (is64: boolean, rd: number, rn: number, value: bigint | number): number =>
+  logicImm(0x32000000, is64, rd, rn, value);
 /** EOR Rd|SP, Rn, #bitmask. */
-export const eorImm = logicImm(0x52000000);
+export const eorImm = (is64: boolean, rd: number, rn: number, value: bigint | number): number =>
+  logicImm(0x52000000, is64, rd, rn, value);
 /** ANDS Rd, Rn, #bitmask. */
-export const andsImm = logicImm(0x72000000);
+export const andsImm = (is64: boolean, rd: number, rn: number, value: bigint | number): number =>
+  logicImm(0x72000000, is64, rd, rn, value);
 /** TST Rn, #bitmask. */
 export const tstImm = (is64: boolean, rn: number, value: bigint | number): number => andsImm(is64, ZR, rn, value);
 
 // ---- move wide --------------------------------------------------------------------------
 
-function moveWide(op: number) {
-  return (is64: boolean, rd: number, imm16: number, shift = 0): number => {
-    checkRange(imm16, 0, 0xffff, "move-wide immediate");
-    if (shift % 16 !== 0 || shift < 0 || shift > (is64 ? 48 : 16))
-      throw new EncodeError(`move-wide shift ${shift} is not 0/16${is64 ? "/32/48" : ""}`);
-    return u32(sfBit(is64) | op | ((shift / 16) << 21) | (imm16 << 5) | reg(rd));
-  };
+function moveWide(op: number, is64: boolean, rd: number, imm16: number, shift: number): number {
+  checkRange(imm16, 0, 0xffff, "move-wide immediate");
+  if (shift % 16 !== 0 || shift < 0 || shift > (is64 ? 48 : 16))
+    throw new EncodeError(`move-wide shift ${shift} is not 0/16${is64 ? "/32/48" : ""}`);
+  return u32(sfBit(is64) | op | ((shift / 16) << 21) | (imm16 << 5) | reg(rd));
 }
 
 /** MOVN Rd, #imm16, LSL #shift: Rd = ~(imm16 << shift). */
-export const movn = moveWide(0x12800000);
+export const movn = (is64: boolean, rd: number, imm16: number, shift = 0): number =>
+  moveWide(0x12800000, is64, rd, imm16, shift);
 /** MOVZ Rd, #imm16, LSL #shift. */
-export const movz = moveWide(0x52800000);
+export const movz = (is64: boolean, rd: number, imm16: number, shift = 0): number =>
+  moveWide(0x52800000, is64, rd, imm16, shift);
 /** MOVK Rd, #imm16, LSL #shift: replaces one 16-bit chunk. */
-export const movk = moveWide(0x72800000);
+export const movk = (is64: boolean, rd: number, imm16: number, shift = 0): number =>
+  moveWide(0x72800000, is64, rd, imm16, shift);
 
 // ---- bitfield moves and aliases -----------------------------------------------------------
 
-function bitfield(op: number) {
-  return (is64: boolean, rd: number, rn: number, immr: number, imms: number): number => {
-    const max = is64 ? 63 : 31;
-    checkRange(immr, 0, max, "immr");
-    checkRange(imms, 0, max, "imms");
-    const n = is64 ? 1 << 22 : 0;
-    return u32(sfBit(is64) | op | n | (immr << 16) | (imms << 10) | (reg(rn) << 5) | reg(rd));
-  };
+function bitfield(op: number, is64: boolean, rd: number, rn: number, immr: number, imms: number): number {
+  const max = is64 ? 63 : 31;
+  checkRange(immr, 0, max, "immr");
+  checkRange(imms, 0, max, "imms");
+  const n = is64 ? 1 << 22 : 0;
+  return u32(sfBit(is64) | op | n | (immr << 16) | (imms << 10) | (reg(rn) << 5) | reg(rd));
 }
 
-export const sbfm = bitfield(0x13000000);
-export const bfm = bitfield(0x33000000);
-export const ubfm = bitfield(0x53000000);
+export const sbfm = (is64: boolean, rd: number, rn: number, immr: number, imms: number): number =>
+  bitfield(0x13000000, is64, rd, rn, immr, imms);
+export const bfm = (is64: boolean, rd: number, rn: number, immr: number, imms: number): number =>
+  bitfield(0x33000000, is64, rd, rn, immr, imms);
+export const ubfm = (is64: boolean, rd: number, rn: number, immr: number, imms: number): number =>
+  bitfield(0x53000000, is64, rd, rn, immr, imms);
 
 const width = (is64: boolean): number => (is64 ? 64 : 32);
 

@@ -13,11 +13,14 @@
  * {@link JitContext.resolveBranches} fills in the distances once the positions are known (the
  * job of the kernel's writing pass).
  *
- * The words, their BPF instruction and their kernel-object flag are kept in typed arrays that
- * grow by doubling: the JIT emits several words per BPF instruction and must not allocate per
- * word. The arrays are scratch space shared by successive functions (the caller copies the
- * result out before compiling the next one), so a program costs no allocation beyond its
- * results.
+ * The words are kept in a typed array that grows by doubling: the JIT emits several words per
+ * BPF instruction and must not allocate per word. It and offset[] are scratch space shared by
+ * successive functions (the caller copies the result out before compiling the next one), so a
+ * program costs no allocation beyond its results. Which BPF instruction a word implements is
+ * not recorded per word: offset[] already says it (the words of slot i are offset[i] up to
+ * offset[i + 1]; prologue, epilogue and PLT words lie outside the body), so the per-word table
+ * is derived from it only when a caller asks (see index.ts). The few words that encode a
+ * kernel object are listed by index.
  */
 import { JitError } from "../../errors.ts";
 import type { DecodedProgram } from "../../isa/insn.ts";
@@ -47,20 +50,17 @@ export const TO_EPILOGUE = -1;
 export type PseudoCallImm = "index" | "relative";
 
 /** Scratch arrays handed from one JitContext to the next (see above). */
-let scratch = { words: new Uint32Array(4096), bpfIndex: new Int32Array(4096), kernelObject: new Uint8Array(4096) };
+let scratchWords = new Uint32Array(4096);
 let scratchOffsets = new Int32Array(1024);
+let scratchFixes = new Int32Array(3 * 256);
 
 export class JitContext {
   /** Emitted words; only the first {@link idx} are meaningful. */
   words: Uint32Array;
-  /** Per word: global index of the BPF instruction it implements, -1 outside the body. */
-  bpfIndex: Int32Array;
-  /** Per word: 1 when it encodes (part of) the address of a kernel object. */
-  kernelObject: Uint8Array;
+  /** Indices of the words that encode (part of) the address of a kernel object, ascending. */
+  readonly kernelObjectWords: number[] = [];
   /** Number of arm64 instructions emitted so far (the kernel's `ctx->idx`). */
   idx = 0;
-  /** Global BPF instruction being translated (-1 outside the body). */
-  private bpf = -1;
   /** arm64 index of each local BPF slot, plus one entry for the end (the kernel's `offset[]`). */
   readonly offsets: Int32Array;
   /** arm64 index of the epilogue (-1 until the body is done). */
@@ -80,10 +80,12 @@ export class JitContext {
   /** This function's tail-call sequence once encoded (see tail-call.ts). */
   tailCallWords: Uint32Array | null = null;
 
-  /** Pending branches: word index, target (local slot or TO_EPILOGUE), limit in words. */
-  private readonly fixAt: number[] = [];
-  private readonly fixTarget: number[] = [];
-  private readonly fixHalf: number[] = [];
+  /**
+   * Pending branches, three entries each: word index, target (local slot or TO_EPILOGUE), limit
+   * in words. Scratch space too (see above).
+   */
+  private fixes: Int32Array = scratchFixes;
+  private nFixes = 0;
 
   readonly prog: DecodedProgram;
   readonly fn: FunctionFacts;
@@ -107,9 +109,7 @@ export class JitContext {
     if (scratchOffsets.length < n + 1) scratchOffsets = new Int32Array(2 * (n + 1));
     this.offsets = scratchOffsets.subarray(0, n + 1);
     this.stackSize = Math.ceil(fn.stackDepth / 16) * 16;
-    this.words = scratch.words;
-    this.bpfIndex = scratch.bpfIndex;
-    this.kernelObject = scratch.kernelObject;
+    this.words = scratchWords;
     const d = Number(options.callBase - fn.address);
     this.callBaseDelta = Number.isSafeInteger(d) ? d : Number.NaN;
   }
@@ -119,17 +119,11 @@ export class JitContext {
     return this.fn.address + BigInt(this.idx * 4);
   }
 
-  /** Sets the local BPF slot being translated (-1 outside the body). */
-  set current(i: number) {
-    this.bpf = i < 0 ? -1 : this.fn.start + i;
-  }
-
   emit(word: number, kernelObject = false): void {
     const k = this.idx;
     if (k === this.words.length) this.grow();
     this.words[k] = word; // a Uint32Array stores the word modulo 2^32
-    this.bpfIndex[k] = this.bpf;
-    this.kernelObject[k] = kernelObject ? 1 : 0;
+    if (kernelObject) this.kernelObjectWords.push(k);
     this.idx = k + 1;
   }
 
@@ -139,23 +133,28 @@ export class JitContext {
     const end = k + src.length;
     while (end > this.words.length) this.grow();
     this.words.set(src, k);
-    this.bpfIndex.fill(this.bpf, k, end);
-    this.kernelObject.fill(0, k, end);
     this.idx = end;
   }
 
+  /** Flags words [from, to), already emitted, as encoding a kernel object. */
+  markKernelObject(from: number, to: number): void {
+    for (let k = from; k < to; k++) this.kernelObjectWords.push(k);
+  }
+
   private grow(): void {
-    const size = this.words.length * 2;
-    const words = new Uint32Array(size);
+    const words = new Uint32Array(this.words.length * 2);
     words.set(this.words);
     this.words = words;
-    const bpf = new Int32Array(size);
-    bpf.set(this.bpfIndex);
-    this.bpfIndex = bpf;
-    const ko = new Uint8Array(size);
-    ko.set(this.kernelObject);
-    this.kernelObject = ko;
-    scratch = { words, bpfIndex: bpf, kernelObject: ko };
+    scratchWords = words;
+  }
+
+  /** Global index of the BPF instruction that word `k` implements, -1 outside the body. */
+  bpfIndexOf(k: number): number {
+    const n = this.offsets.length - 1;
+    if (k < this.offsets[0] || k >= this.offsets[n]) return -1;
+    let i = 0;
+    while (this.offsets[i + 1] <= k) i++;
+    return this.fn.start + i;
   }
 
   /**
@@ -165,20 +164,29 @@ export class JitContext {
    * kernel's `bpf2a64_offset` assumes.
    */
   emitBranch(word: number, target: number, half: number): void {
-    this.fixAt.push(this.idx);
-    this.fixTarget.push(target);
-    this.fixHalf.push(half);
+    const f = 3 * this.nFixes;
+    if (f === this.fixes.length) {
+      const fixes = new Int32Array(2 * f);
+      fixes.set(this.fixes);
+      this.fixes = fixes;
+      scratchFixes = fixes;
+    }
+    this.fixes[f] = this.idx;
+    this.fixes[f + 1] = target;
+    this.fixes[f + 2] = half;
+    this.nFixes++;
     this.emit(word);
   }
 
   /** Patches every recorded branch now that offsets[] and the epilogue are known. */
   resolveBranches(): void {
-    for (let k = 0; k < this.fixAt.length; k++) {
-      const at = this.fixAt[k];
-      const t = this.fixTarget[k];
+    const fixes = this.fixes;
+    for (let f = 0; f < 3 * this.nFixes; f += 3) {
+      const at = fixes[f];
+      const t = fixes[f + 1];
       const w = (t === TO_EPILOGUE ? this.epilogueOffset : this.offsets[t]) - at;
-      const half = this.fixHalf[k];
-      if (w < -half || w >= half) throw new JitError(this.bpfIndex[at], `branch distance ${w} out of range`);
+      const half = fixes[f + 2];
+      if (w < -half || w >= half) throw new JitError(this.bpfIndexOf(at), `branch distance ${w} out of range`);
       this.words[at] = withBranchOffset(this.words[at], w * 4);
     }
   }

@@ -44,7 +44,9 @@ export function isThrowCall(p: DecodedProgram, pc: number, callBase: bigint, bpf
 }
 
 export function deriveBoundary(p: DecodedProgram, callBase: bigint, bpfThrow: bigint): boolean {
-  for (let pc = 0; pc < p.length; pc++) if (isThrowCall(p, pc, callBase, bpfThrow)) return true;
+  const codes = p.code;
+  for (let pc = 0; pc < p.length; pc++)
+    if (codes[pc] === (BPF_JMP | BPF_CALL) && isThrowCall(p, pc, callBase, bpfThrow)) return true;
   return false;
 }
 
@@ -75,6 +77,7 @@ export function deriveExceptionCallback(
   addresses: readonly bigint[],
   pseudoCallImm: "index" | "relative",
 ): number {
+  if (starts.length < 2) return -1; // no subprogram: no scan
   const refs = referencedFunctions(p, starts, addresses, pseudoCallImm);
   for (let f = 1; f < starts.length; f++) if (!refs.has(f)) return f;
   return -1;
@@ -86,12 +89,32 @@ function touch(depth: number, base: number, off: number): number {
   return at < 0 && -at > depth ? -at : depth;
 }
 
+/**
+ * The first slot in [pc, end) that may read or write a register of the `known` mask: one that
+ * names such a register, a call (writes R0..R5) or an atomic (may write R0) that may, and any
+ * ld_imm64 (two slots). A tight loop of its own, as it runs over almost every slot.
+ */
+function nextInvolving(p: DecodedProgram, pc: number, end: number, known: number): number {
+  const codes = p.code;
+  const dsts = p.dst;
+  const srcs = p.src;
+  for (; pc < end; pc++) {
+    const code = codes[pc];
+    const implicit = code === (BPF_JMP | BPF_CALL) ? 0x3f : (code & 0x07) === BPF_STX ? 1 : 0;
+    if ((((1 << dsts[pc]) | (1 << srcs[pc]) | implicit) & known) !== 0 || code === LD_IMM64) return pc;
+  }
+  return end;
+}
+
 /** Deepest R10-relative byte touched by slots [start, end), in bytes (0 = no stack). */
 export function deriveStackDepth(p: DecodedProgram, start: number, end: number): number {
   // per register: its value minus R10 when it holds R10 + constant, NaN when not known to
   const fpOff: number[] = [NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN, 0];
+  // bit r set iff fpOff[r] is known. Most instructions involve no such register: they can
+  // neither touch the stack nor make a register hold a stack address, and are skipped.
+  let known = 1 << 10;
   let depth = 0;
-  for (let pc = start; pc < end; pc++) {
+  for (let pc = nextInvolving(p, start, end, known); pc < end; pc = nextInvolving(p, pc + 1, end, known)) {
     const code = p.code[pc];
     const cls = BPF_CLASS(code);
     const dst = p.dst[pc];
@@ -99,9 +122,7 @@ export function deriveStackDepth(p: DecodedProgram, start: number, end: number):
     if (code === LD_IMM64) {
       if (dst < 10) fpOff[dst] = NaN;
       pc++;
-      continue;
-    }
-    if (cls === BPF_LDX) {
+    } else if (cls === BPF_LDX) {
       if (src <= 10) depth = touch(depth, fpOff[src], p.off[pc]);
       if (dst < 10) fpOff[dst] = NaN;
     } else if (cls === BPF_ST || cls === BPF_STX) {
@@ -120,9 +141,11 @@ export function deriveStackDepth(p: DecodedProgram, start: number, end: number):
       if (op === BPF_MOV && !isK && p.off[pc] === 0) fpOff[dst] = src <= 10 ? fpOff[src] : NaN;
       else if ((op === BPF_ADD || op === BPF_SUB) && isK) fpOff[dst] += op === BPF_ADD ? p.imm[pc] : -p.imm[pc];
       else fpOff[dst] = NaN;
-    } else if (BPF_CLASS(code) === 0x04 && dst < 10) {
+    } else if (cls === 0x04 && dst < 10) {
       fpOff[dst] = NaN; // 32-bit ALU truncates a pointer
     }
+    known = 0;
+    for (let r = 0; r <= 10; r++) if (!Number.isNaN(fpOff[r])) known |= 1 << r;
   }
   return depth;
 }

@@ -44,7 +44,7 @@ export function emitMovImm64(ctx: JitContext, rd: number, hi: number, lo: number
   if (hi === 0) {
     const from = ctx.idx;
     emitMovImm32(ctx, false, rd, lo | 0);
-    if (kernelObject) ctx.kernelObject.fill(1, from, ctx.idx);
+    if (kernelObject) ctx.markKernelObject(from, ctx.idx);
     return;
   }
   let zeros = 0;

@@ -15,13 +15,16 @@ import type { DecodedProgram } from "../../isa/insn.ts";
 import type { FunctionFacts, JitContext } from "./context.ts";
 import { deriveBoundary, deriveExceptionCallback, deriveStackDepth } from "./derive.ts";
 import { jitFunction } from "./insn.ts";
-import { DEFAULT_BPF_THROW, type JitOptions, resolveOptions } from "./options.ts";
+import { DEFAULT_BPF_THROW, type JitOptions, type ResolvedOptions, resolveOptions } from "./options.ts";
 import type { JitFunction, JitInput, JitInsn } from "./types.ts";
 
 export { readJitInfo } from "./layout.ts";
 export type { JitOptions, KernelObjectKind } from "./options.ts";
 export { DEFAULT_BPF_THROW, DEFAULT_CALL_BASE } from "./options.ts";
 export type { JitFunction, JitFunctionLayout, JitInput, JitInsn } from "./types.ts";
+
+/** The options of a call that gives none (resolved once). */
+const DEFAULT_OPTIONS = resolveOptions();
 
 /** `r0 = r1; exit`, the verifier's hidden default exception callback. */
 function isDefaultCallback(p: DecodedProgram, at: number): boolean {
@@ -38,7 +41,10 @@ function isDefaultCallback(p: DecodedProgram, at: number): boolean {
 
 /** Resolves the input's function list and facts into per-function facts. */
 export function functionFacts(input: JitInput, options: JitOptions = {}): FunctionFacts[] {
-  const opts = resolveOptions(options);
+  return resolveFacts(input, resolveOptions(options));
+}
+
+function resolveFacts(input: JitInput, opts: ResolvedOptions): FunctionFacts[] {
   const p = input.insns;
   const layout = [...input.functions];
   if (layout.length === 0) throw new JitError(-1, "no functions");
@@ -46,7 +52,7 @@ export function functionFacts(input: JitInput, options: JitOptions = {}): Functi
   for (let f = 1; f < layout.length; f++)
     if (layout[f].start <= layout[f - 1].start || layout[f].start >= p.length)
       throw new JitError(-1, `function ${f} (${layout[f].name}) starts at a bad slot ${layout[f].start}`);
-  const bpfThrow = options.symbols?.bpfThrow ?? DEFAULT_BPF_THROW;
+  const bpfThrow = opts.symbols?.bpfThrow ?? DEFAULT_BPF_THROW;
   const boundary = input.exceptionBoundary ?? deriveBoundary(p, opts.callBase, bpfThrow);
   let cb = input.exceptionCallback;
   if (cb === undefined) {
@@ -82,49 +88,116 @@ export function functionFacts(input: JitInput, options: JitOptions = {}): Functi
 /** Whether typed arrays are little-endian here, so a word array's bytes are the image. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
-/** A JITed function; `insns` records are only built when someone asks for them. */
+/**
+ * Storage for results: one buffer seen as words, bytes and signed words. Creating an
+ * ArrayBuffer (or a typed array on one) costs about a microsecond whatever its size — as much as
+ * JITing a small function — while `subarray` of an existing array is cheap, so small functions
+ * are carved out of a shared 64 KiB pool, as Node's Buffer.allocUnsafe does; larger ones get a
+ * block of their own.
+ */
+class Block {
+  readonly words: Uint32Array;
+  readonly bytes: Uint8Array;
+  readonly int32: Int32Array;
+  used = 0;
+
+  constructor(size: number) {
+    this.words = new Uint32Array(size);
+    this.bytes = new Uint8Array(this.words.buffer);
+    this.int32 = new Int32Array(this.words.buffer);
+  }
+}
+
+const POOL_WORDS = 16384;
+/** Larger results get their own block (so a small result never keeps a large one alive). */
+const POOL_MAX = 2048;
+let pool = new Block(POOL_WORDS);
+
+/** A block with `size` free words at its `used` mark. */
+function blockFor(size: number): Block {
+  if (size > POOL_MAX) return new Block(size);
+  if (pool.used + size > POOL_WORDS) pool = new Block(POOL_WORDS);
+  return pool;
+}
+
+const NO_KERNEL_OBJECTS: readonly number[] = [];
+
+/**
+ * A JITed function. What is needed to run or compare it — the words and their bytes — is
+ * copied out of the JIT's scratch space; the per-word tables `bpfIndex`, `kernelObject` and the
+ * `insns` records are derived from the function's offset[] table and kernel-object list only
+ * when someone asks for them.
+ */
 class Image implements JitFunction {
   readonly name: string;
   readonly address: bigint;
   readonly bytes: Uint8Array;
   readonly words: Uint32Array;
-  readonly bpfIndex: Int32Array;
-  readonly kernelObject: Uint8Array;
   readonly stackDepth: number;
   readonly exceptionBoundary: boolean;
   readonly exceptionCallback: boolean;
+  /** Global slot of the function's first BPF instruction. */
+  private readonly start: number;
+  /** The JIT's offset[]: first word of each local BPF slot, plus the epilogue's. */
+  private readonly offsets: Int32Array;
+  private readonly kernelObjectWords: readonly number[];
+  private bpfIndexTable: Int32Array | undefined;
+  private kernelObjectTable: Uint8Array | undefined;
   private records: JitInsn[] | undefined;
 
   constructor(fn: FunctionFacts, ctx: JitContext) {
     const n = ctx.idx;
+    const m = ctx.offsets.length;
     this.name = fn.name;
     this.address = fn.address;
-    // one allocation for the three per-word arrays (ArrayBuffers are what small programs
-    // spend their time on): words at 0, bpfIndex at 4n, kernelObject at 8n
-    const buffer = new ArrayBuffer(9 * n);
-    this.words = new Uint32Array(buffer, 0, n);
+    this.start = fn.start;
+    // words first, then offset[]: one block, one copy each
+    const block = blockFor(n + m);
+    const at = block.used;
+    block.used = at + n + m;
+    this.words = block.words.subarray(at, at + n);
     this.words.set(ctx.words.subarray(0, n));
-    this.bpfIndex = new Int32Array(buffer, 4 * n, n);
-    this.bpfIndex.set(ctx.bpfIndex.subarray(0, n));
-    this.kernelObject = new Uint8Array(buffer, 8 * n, n);
-    this.kernelObject.set(ctx.kernelObject.subarray(0, n));
-    if (LITTLE_ENDIAN) this.bytes = new Uint8Array(buffer, 0, 4 * n);
+    this.offsets = block.int32.subarray(at + n, at + n + m);
+    this.offsets.set(ctx.offsets);
+    if (LITTLE_ENDIAN) this.bytes = block.bytes.subarray(4 * at, 4 * (at + n));
     else {
       this.bytes = new Uint8Array(n * 4);
       const view = new DataView(this.bytes.buffer);
       for (let k = 0; k < n; k++) view.setUint32(k * 4, this.words[k], true);
     }
+    this.kernelObjectWords = ctx.kernelObjectWords.length === 0 ? NO_KERNEL_OBJECTS : ctx.kernelObjectWords;
     this.stackDepth = fn.stackDepth;
     this.exceptionBoundary = fn.exceptionBoundary;
     this.exceptionCallback = fn.exceptionCallback;
   }
 
+  get bpfIndex(): Int32Array {
+    if (this.bpfIndexTable === undefined) {
+      const table = new Int32Array(this.words.length).fill(-1);
+      for (let i = 0; i + 1 < this.offsets.length; i++)
+        table.fill(this.start + i, this.offsets[i], this.offsets[i + 1]);
+      this.bpfIndexTable = table;
+    }
+    return this.bpfIndexTable;
+  }
+
+  get kernelObject(): Uint8Array {
+    if (this.kernelObjectTable === undefined) {
+      const table = new Uint8Array(this.words.length);
+      for (const k of this.kernelObjectWords) table[k] = 1;
+      this.kernelObjectTable = table;
+    }
+    return this.kernelObjectTable;
+  }
+
   get insns(): readonly JitInsn[] {
     if (this.records === undefined) {
+      const bpfIndex = this.bpfIndex;
+      const kernelObject = this.kernelObject;
       const out: JitInsn[] = new Array(this.words.length);
       for (let k = 0; k < this.words.length; k++) {
-        const insn: JitInsn = { offset: k * 4, word: this.words[k], bpfIndex: this.bpfIndex[k] };
-        if (this.kernelObject[k]) insn.kernelObject = true;
+        const insn: JitInsn = { offset: k * 4, word: this.words[k], bpfIndex: bpfIndex[k] };
+        if (kernelObject[k]) insn.kernelObject = true;
         out[k] = insn;
       }
       this.records = out;
@@ -134,9 +207,9 @@ class Image implements JitFunction {
 }
 
 /** JITs every function of the program (main first, in the input's order). */
-export function jitProgram(input: JitInput, options: JitOptions = {}): JitFunction[] {
-  const opts = resolveOptions(options);
-  const facts = functionFacts(input, options);
+export function jitProgram(input: JitInput, options?: JitOptions): JitFunction[] {
+  const opts = options === undefined ? DEFAULT_OPTIONS : resolveOptions(options);
+  const facts = resolveFacts(input, opts);
   const pseudoCallImm = input.pseudoCallImm ?? "index";
   return facts.map((fn) => new Image(fn, jitFunction(input.insns, fn, facts, opts, pseudoCallImm)));
 }

@@ -85,12 +85,10 @@ function buildBody(ctx: JitContext): void {
   let i = 0;
   while (i < n) {
     ctx.offsets[i] = ctx.idx;
-    ctx.current = i;
     const used = buildInsn(ctx, i);
     if (used === 2) ctx.offsets[i + 1] = ctx.idx;
     i += used;
   }
-  ctx.current = -1;
   ctx.offsets[n] = ctx.idx;
 }
 

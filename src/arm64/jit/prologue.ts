@@ -34,8 +34,10 @@ const push = (a: number, b: number): number => stp(true, a, b, SP, -16, "pre");
  * means x25 must be loaded with the frame address.
  */
 export function findUsedCalleeRegs(prog: DecodedProgram, start: number, end: number): { regs: number[]; fp: boolean } {
+  const srcs = prog.src;
+  const dsts = prog.dst;
   let mask = 0;
-  for (let i = start; i < end; i++) mask |= (1 << prog.src[i]) | (1 << prog.dst[i]);
+  for (let i = start; i < end; i++) mask |= (1 << srcs[i]) | (1 << dsts[i]);
   const regs: number[] = [];
   for (const r of [6, 7, 8, 9]) if (mask & (1 << r)) regs.push(a64(r));
   const fp = (mask & (1 << 10)) !== 0;

@@ -44,17 +44,20 @@ export interface JitFunction {
   name: string;
   address: bigint;
   /**
-   * Exactly the function's jited_len bytes (the PLT target word is not included). `bytes`,
-   * `words`, `bpfIndex` and `kernelObject` are views of one buffer: mind `byteOffset` and
-   * `byteLength` when using `.buffer`.
+   * Exactly the function's jited_len bytes (the PLT target word is not included). `bytes` and
+   * `words` are views of one buffer, which may also hold other data (small results share a
+   * pooled buffer): mind `byteOffset` and `byteLength` when using `.buffer`.
    */
   bytes: Uint8Array;
   /** The same image as instruction words. */
   words: Uint32Array;
-  /** Per word: index in `insns` of the BPF instruction it implements, -1 for prologue/epilogue/PLT. */
-  bpfIndex: Int32Array;
-  /** Per word: 1 when it encodes (part of) the address of a kernel object tsbpf does not model. */
-  kernelObject: Uint8Array;
+  /**
+   * Per word: index in `insns` of the BPF instruction it implements, -1 for prologue/epilogue/PLT
+   * (built on first use).
+   */
+  readonly bpfIndex: Int32Array;
+  /** Per word: 1 when it encodes (part of) the address of a kernel object tsbpf does not model (built on first use). */
+  readonly kernelObject: Uint8Array;
   /** One record per word (built on first use from `words`, `bpfIndex` and `kernelObject`). */
   readonly insns: readonly JitInsn[];
   /** Facts used (given or derived). */
