@@ -10,7 +10,6 @@
  *     them (`--xlated F.xlated.bin --layout F.info`): each function is compiled at its recorded
  *     address, which is how the golden tests compare with the real kernel.
  */
-import { readFileSync } from "node:fs";
 import { decodeA64, disasmA64 } from "../arm64/asm/disasm.ts";
 import { jitInputFromVerified } from "../arm64/jit/from-verified.ts";
 import { type JitFunction, type JitInput, jitProgram, readJitInfo } from "../arm64/jit/index.ts";
@@ -24,7 +23,7 @@ import type { LineInfo, ProgramSpec } from "../object/spec.ts";
 import { toHex, verify } from "../runtime/object.ts";
 import type { VerifiedProgram } from "../verifier/index.ts";
 import { parse } from "./args.ts";
-import { readBytes } from "./files.ts";
+import { readBytes, readText } from "./files.ts";
 import { readObjectSpec } from "./objects.ts";
 import { type Io, paint, writeJson } from "./output.ts";
 
@@ -230,8 +229,10 @@ export function jitCommand(argv: string[], io: Io): number {
     if (values.xlated === undefined || values.layout === undefined)
       throw new UsageError("--xlated and --layout go together");
     if (positionals.length > 0) throw new UsageError("give an object or --xlated/--layout, not both");
-    const defaultCb = values["default-cb"] !== undefined ? readFileSync(values["default-cb"], "utf8") : undefined;
-    const input = readJitInfo(readFileSync(values.layout, "utf8"), readBytes(values.xlated), defaultCb);
+    // readText, not readFileSync: a missing or unreadable file is a usage error with a message,
+    // not an ENOENT exception escaping main()
+    const defaultCb = values["default-cb"] !== undefined ? readText(values["default-cb"]) : undefined;
+    const input = readJitInfo(readText(values.layout), readBytes(values.xlated), defaultCb);
     const fns = jitProgram(input, { lse });
     const bpf: BpfSide = { insns: input.insns, source: () => undefined };
     if (values.json) writeJson(io, jsonOf(fns, bpf));

@@ -25,6 +25,7 @@ export const MESSAGES = {
   EXC_CB_NOT_IN_FUNC_INFO: "exception callback type id not found in func_info",
   JUMP_OUT_OF_RANGE: "jump out of range from insn %d to %d",
   LAST_INSN_NOT_EXIT: "last insn is not an exit or jmp",
+  FUNC_INFO_BAD_TYPE: "invalid type id %d in func info",
   FUNC_INFO_COUNT: "number of funcs in func_info doesn't match number of subprogs",
   FUNC_INFO_LAYOUT: "func_info BTF section doesn't match subprog layout in BPF program",
   // ---- check_cfg

@@ -58,7 +58,7 @@ import {
   BPF_XOR,
 } from "../isa/opcodes.ts";
 import { mayWritePacket } from "./ctx-access.ts";
-import type { VerifierEnv } from "./env.ts";
+import { EFAULT, type VerifierEnv } from "./env.ts";
 import {
   helperFunctionNames,
   JIT_INLINED_HELPERS,
@@ -430,18 +430,28 @@ function fixupHelper(
  */
 export function finishCallsAndMaps(env: VerifierEnv, ins: Insns): KernelObjectRef[] {
   const objects: KernelObjectRef[] = [];
-  const findSub = (start: number): number => env.subprogs.findIndex((s) => s.start === start);
+  // jit_subprogs: a call or function address whose target no longer starts a function is
+  // refused with EFAULT ("verifier bug. No program starts at insn %d"). It happens when dead
+  // code removal deleted a callback whose address is loaded but never passed to a helper (the
+  // path to the bpf_loop call throws, say); without this check the callback's index became -1.
+  const findSub = (i: number, start: number): number => {
+    const k = env.subprogs.findIndex((s) => s.start === start);
+    if (k >= 0) return k;
+    env.insnIdx = ins.orig[i];
+    env.markBlock();
+    return env.reject(EFAULT, "NO_PROG_AT", start);
+  };
   for (let i = 0; i < ins.code.length; i++) {
     const code = ins.code[i];
     if (code === (BPF_JMP | BPF_CALL) && ins.src[i] === BPF_PSEUDO_CALL) {
       ins.off[i] = ins.imm[i];
-      ins.imm[i] = findSub(i + ins.imm[i] + 1);
+      ins.imm[i] = findSub(i, i + ins.imm[i] + 1);
       continue;
     }
     if (code !== BPF_LD_IMM64) continue;
     const src = ins.src[i];
     if (src === BPF_PSEUDO_FUNC) {
-      ins.imm[i + 1] = findSub(i + ins.imm[i] + 1);
+      ins.imm[i + 1] = findSub(i, i + ins.imm[i] + 1);
     } else if (src === BPF_PSEUDO_MAP_FD || src === BPF_PSEUDO_MAP_IDX) {
       objects.push({ pc: i, kind: "map", mapIndex: ins.imm[i], off: 0 });
       ins.imm[i] = 0;

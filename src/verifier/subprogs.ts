@@ -220,6 +220,13 @@ export function checkBtfFunc(env: VerifierEnv): void {
   const btf = env.cfg.btf;
   if (fi.length === 0 || btf === undefined) return;
   env.insnIdx = -1;
+  // check_btf_func_early: every record must name a FUNC of the object's BTF. Without this
+  // check a type id out of range made btf.type() throw a BtfError out of verifyProgram, and a
+  // non-FUNC type reached the argument checks of global functions.
+  for (const r of fi) {
+    const t = Number.isInteger(r.typeId) && r.typeId > 0 && r.typeId < btf.typeCount ? btf.type(r.typeId) : undefined;
+    if (t?.kind !== "func") env.reject(EINVAL, "FUNC_INFO_BAD_TYPE", r.typeId);
+  }
   if (fi.length !== env.subprogs.length) env.reject(EINVAL, "FUNC_INFO_COUNT");
   for (let i = 0; i < fi.length; i++) {
     if (env.subprogs[i].start !== fi[i].insnOff) env.reject(EINVAL, "FUNC_INFO_LAYOUT");

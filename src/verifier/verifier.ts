@@ -226,7 +226,14 @@ export function verifyProgram(spec: ProgramSpec, opts: VerifyOptions = {}): Veri
     throw e;
   }
   const seenException = env.seenException;
-  const fixed = runFixups(env, opts.kernelSymbols);
+  let fixed: ReturnType<typeof runFixups>;
+  try {
+    fixed = runFixups(env, opts.kernelSymbols);
+  } catch (e) {
+    // the rewrites can still refuse the program, as the kernel's jit_subprogs does (EFAULT)
+    if (e instanceof VerifierError) return { ok: false, error: e };
+    throw e;
+  }
   const subprogs: VerifiedSubprog[] = env.subprogs.map((s) => ({
     start: s.start,
     name: s.name,

@@ -12,6 +12,7 @@
  */
 import { JitError } from "../../errors.ts";
 import type { DecodedProgram } from "../../isa/insn.ts";
+import { MAX_BPF_STACK } from "../../isa/opcodes.ts";
 import type { FunctionFacts, JitContext } from "./context.ts";
 import { deriveBoundary, deriveExceptionCallback, deriveStackDepth } from "./derive.ts";
 import { jitFunction } from "./insn.ts";
@@ -72,13 +73,18 @@ function resolveFacts(input: JitInput, opts: ResolvedOptions): FunctionFacts[] {
   }
   return layout.map((f, index) => {
     const end = index + 1 < layout.length ? layout[index + 1].start : p.length;
+    const stackDepth = input.stackDepth?.[index] ?? deriveStackDepth(p, f.start, end);
+    // a depth the verifier would not have allowed (given, or derived from accesses far below
+    // r10) does not fit the prologue's immediates: refuse it here rather than as an EncodeError
+    if (!Number.isInteger(stackDepth) || stackDepth < 0 || stackDepth > MAX_BPF_STACK)
+      throw new JitError(-1, `function ${index} (${f.name}): stack depth ${stackDepth} outside 0..${MAX_BPF_STACK}`);
     return {
       index,
       name: f.name,
       address: f.address,
       start: f.start,
       end,
-      stackDepth: input.stackDepth?.[index] ?? deriveStackDepth(p, f.start, end),
+      stackDepth,
       exceptionBoundary: index === 0 && boundary,
       exceptionCallback: index === cb,
     };

@@ -2,7 +2,7 @@
  * Per-instruction dispatch and the body pass (`build_insn`, `build_body`; v6.12), plus the
  * driver that runs prologue, body, epilogue and PLT and then resolves the branches.
  */
-import { JitError } from "../../errors.ts";
+import { EncodeError, JitError } from "../../errors.ts";
 import type { DecodedProgram } from "../../isa/insn.ts";
 import {
   BPF_ALU,
@@ -31,6 +31,7 @@ import { buildEpilogue, buildPlt } from "./epilogue.ts";
 import { emitLdImm64, emitLoad, emitStore } from "./mem.ts";
 import type { ResolvedOptions } from "./options.ts";
 import { buildPrologue, findUsedCalleeRegs } from "./prologue.ts";
+import { BPF_REG_AX } from "./regs.ts";
 import { emitTailCall } from "./tail-call.ts";
 
 const LD_IMM64 = 0x18;
@@ -44,6 +45,11 @@ function buildInsn(ctx: JitContext, i: number): 1 | 2 {
   const p = ctx.prog;
   const pc = ctx.global(i);
   const code = p.code[pc];
+  // The input (an xlated dump read from a file, say) is not validated: a register field past
+  // r11 (BPF_REG_AX, which the verifier's rewrites use) has no arm64 register, and a64() would
+  // fail with a RangeError. (src holds a pseudo kind in ld_imm64 and calls, all below 12.)
+  if (p.dst[pc] > BPF_REG_AX || p.src[pc] > BPF_REG_AX)
+    throw new JitError(pc, `invalid register r${Math.max(p.dst[pc], p.src[pc])} in 0x${code.toString(16)}`);
   switch (BPF_CLASS(code)) {
     case BPF_ALU:
     case BPF_ALU64:
@@ -85,7 +91,15 @@ function buildBody(ctx: JitContext): void {
   let i = 0;
   while (i < n) {
     ctx.offsets[i] = ctx.idx;
-    const used = buildInsn(ctx, i);
+    let used: 1 | 2;
+    try {
+      used = buildInsn(ctx, i);
+    } catch (e) {
+      // an operand the arm64 encoder cannot take (a shift by 70, say, which the verifier would
+      // have refused): name the BPF instruction, which the encoder's message cannot
+      if (e instanceof EncodeError) throw new JitError(ctx.global(i), e.message, { cause: e });
+      throw e;
+    }
     if (used === 2) ctx.offsets[i + 1] = ctx.idx;
     i += used;
   }
@@ -109,11 +123,18 @@ export function jitFunction(
   const used = findUsedCalleeRegs(prog, fn.start, fn.end);
   ctx.usedCalleeRegs = used.regs;
   ctx.fpUsed = used.fp;
-  buildPrologue(ctx);
-  buildBody(ctx);
-  ctx.epilogueOffset = ctx.idx;
-  buildEpilogue(ctx);
-  buildPlt(ctx);
-  ctx.resolveBranches();
+  try {
+    buildPrologue(ctx);
+    buildBody(ctx);
+    ctx.epilogueOffset = ctx.idx;
+    buildEpilogue(ctx);
+    buildPlt(ctx);
+    ctx.resolveBranches();
+  } catch (e) {
+    // the same outside the body: name the function
+    if (e instanceof EncodeError)
+      throw new JitError(-1, `function ${fn.index} (${fn.name}): ${e.message}`, { cause: e });
+    throw e;
+  }
   return ctx;
 }
