@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { disasmA64, disasmA64Image, formatObjdump } from "../../src/arm64/asm/disasm.ts";
 import { A64DecodeError, TsbpfError } from "../../src/errors.ts";
+import { mulberry32 } from "../support/rng.ts";
 import { kernelImages, readGolden } from "./kernel-images.ts";
 import { haveObjdump, type Image, llvmObjdumpImages, wordsToBytes } from "./llvm-objdump.ts";
 
@@ -137,18 +138,6 @@ function excluded(w: number): boolean {
   return false;
 }
 
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced from the printed seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
-
 const SEED = Number(process.env.A64_SEED ?? 0x5eed);
 const PER_CLASS = 3000;
 const ADDRESS = 0xffff800082643d48n;
@@ -157,7 +146,7 @@ describe("arm64 disassembler: random words against llvm-objdump-19", { skip: LLV
   if (!LLVM) console.log(SKIP_MSG);
 
   test(`${PER_CLASS} random words per encoding class (seed ${SEED})`, () => {
-    const rnd = prng(SEED);
+    const rnd = mulberry32(SEED);
     const names = Object.keys(CLASSES);
     const images: Image[] = names.map((name) => {
       const [m, v] = CLASSES[name];
@@ -173,7 +162,7 @@ describe("arm64 disassembler: random words against llvm-objdump-19", { skip: LLV
   });
 
   test("line layout (raw-word padding, comment column, target annotations) at other address widths", () => {
-    const rnd = prng(SEED + 3);
+    const rnd = mulberry32(SEED + 3);
     const picks = ["move wide", "lse atomics", "add/sub imm", "b/bl", "b.cond", "adr/adrp", "ldr literal"];
     const words: number[] = [];
     for (const name of picks) {
@@ -194,7 +183,7 @@ describe("arm64 disassembler: random words against llvm-objdump-19", { skip: LLV
   });
 
   test("MRS/MSR of the named system registers and the JIT's hint/barrier words", () => {
-    const rnd = prng(SEED + 1);
+    const rnd = mulberry32(SEED + 1);
     const words: number[] = [];
     // SP_EL0, TPIDR_EL1, TPIDR_EL2 (JIT) and the other registers the decoder names.
     const regs = [0xc208, 0xc684, 0xe682, 0xde82, 0xde83, 0xc212, 0xda10, 0xda11, 0xdf00, 0xdf01, 0xdf02];
@@ -209,7 +198,7 @@ describe("arm64 disassembler: random words against llvm-objdump-19", { skip: LLV
   });
 
   test("fully random words that fall in the supported classes", () => {
-    const rnd = prng(SEED + 2);
+    const rnd = mulberry32(SEED + 2);
     const classes = Object.values(CLASSES);
     const words: number[] = [];
     let drawn = 0;
@@ -241,7 +230,7 @@ describe("arm64 disassembler: bad input", () => {
     assert.equal(lines[1].address, 0xfffffffffffffffcn);
     assert.equal(formatObjdump(lines).split("\n").length, 3);
     assert.equal(formatObjdump([]), "");
-    const rnd = prng(7);
+    const rnd = mulberry32(7);
     for (let i = 0; i < 100000; i++) assert.equal(typeof disasmA64(rnd() | 0, BigInt(i) * 4n), "string");
   });
 });

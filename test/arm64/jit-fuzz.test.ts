@@ -31,24 +31,34 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, workerData } from "node:worker_threads";
 import { disasmA64Image } from "../../src/arm64/asm/disasm.ts";
 import { jitInputFromVerified } from "../../src/arm64/jit/from-verified.ts";
 import { functionFacts, type JitFunction, type JitInput, jitProgram, readJitInfo } from "../../src/arm64/jit/index.ts";
 import { main } from "../../src/cli/main.ts";
 import type { Io } from "../../src/cli/output.ts";
 import { TsbpfError } from "../../src/errors.ts";
-import { allocProgram, type DecodedProgram } from "../../src/isa/insn.ts";
 import { modelledKernelSymbols } from "../../src/kernel/kallsyms.ts";
 import type { ObjectSpec, ProgramSpec } from "../../src/object/spec.ts";
-import { openObjectSpec } from "../../src/runtime/object.ts";
 import { verifyProgram } from "../../src/verifier/index.ts";
 import { cli } from "../cli/run-cli.ts";
-import { Prng } from "../elf/fixtures.ts";
+import { openFixtureObjects } from "../support/fixture-objects.ts";
+import {
+  addCounts,
+  type FuzzRun,
+  fuzzSettings,
+  fuzzWorkerMain,
+  hex,
+  InvariantError,
+  keepSlowest,
+  reproduceHint,
+  runWorkers,
+  type WorkerInput,
+} from "../support/fuzz-workers.ts";
+import { caseRng } from "../support/rng.ts";
+import { ADDRESSES, damageFacts, damageLayout, damageXlated, nudge, randomProgram } from "./jit-fuzz-inputs.ts";
 
-const SEED = Number(process.env.FUZZ_SEED ?? 0x31f0a64) >>> 0;
-const CASES = Number(process.env.FUZZ_CASES ?? 16_000);
-const WORKERS = Math.max(1, Number(process.env.FUZZ_WORKERS ?? 2));
+const { seed: SEED, cases: CASES, workers: WORKERS } = fuzzSettings({ seed: 0x31f0a64, cases: 16_000, workers: 2 });
 /**
  * Time bound of one case. Compiling takes milliseconds, but the CLI's annotated listing of the
  * long-branch fixtures (32 768 BPF instructions, up to 98 000 arm64 instructions) takes 1 to 2 s.
@@ -109,70 +119,12 @@ function recorded(): Recorded[] {
 function sources(): Source[] {
   if (sourcesCache !== undefined) return sourcesCache;
   const out: Source[] = [];
-  for (const dir of ["jit", "exceptions"]) {
-    for (const file of readdirSync(join(FIXTURES, dir)).sort()) {
-      if (!file.endsWith(".o")) continue;
-      let spec: ObjectSpec;
-      try {
-        spec = openObjectSpec(new Uint8Array(readFileSync(join(FIXTURES, dir, file))), { fileName: file });
-      } catch (e) {
-        if (!(e instanceof TsbpfError)) throw e;
-        continue; // a few exception fixtures are there to fail to load
-      }
-      for (const prog of spec.programs) out.push({ label: `${dir}/${file} ${prog.name}`, spec, prog });
-    }
-  }
+  // (a few exception fixtures are there to fail to load)
+  for (const { dir, file, spec } of openFixtureObjects(FIXTURES, ["jit", "exceptions"]).opened)
+    for (const prog of spec.programs) out.push({ label: `${dir}/${file} ${prog.name}`, spec, prog });
   sourcesCache = out;
   return out;
 }
-
-// ------------------------------------------------------------------------------------ PRNG
-
-class Rng extends Prng {
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.u32() / 0x1_0000_0000 < p;
-  }
-}
-
-function rngFor(seed: number, index: number): Rng {
-  let z = (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return new Rng((z ^ (z >>> 16)) >>> 0);
-}
-
-const INTERESTING = [
-  0, 1, -1, 2, 4, 7, 8, 12, 16, 31, 32, 63, 64, 0xff, 0xffff, 0x7fff, -0x8000, 0x7fffffff, -0x80000000,
-];
-
-function interesting(r: Rng): number {
-  switch (r.int(4)) {
-    case 0:
-      return r.range(-16, 16);
-    case 1:
-      return r.int(4096);
-    case 2:
-      return r.pick(INTERESTING);
-    default:
-      return r.u32() | 0;
-  }
-}
-
-/** Opcodes the JIT knows (and a few it does not). */
-const CODES = [
-  0x07, 0x0f, 0x04, 0x0c, 0x17, 0x1f, 0x27, 0x2f, 0x37, 0x3f, 0x47, 0x4f, 0x57, 0x5f, 0x67, 0x6f, 0x77, 0x7f, 0x87,
-  0x97, 0x9f, 0xa7, 0xaf, 0xb7, 0xbf, 0xb4, 0xbc, 0xc7, 0xcf, 0xd4, 0xdc, 0xd7, 0x05, 0x06, 0x15, 0x1d, 0x16, 0x1e,
-  0x25, 0x2d, 0x35, 0x3d, 0x45, 0x4d, 0x55, 0x5d, 0x65, 0x6d, 0x75, 0x7d, 0xa5, 0xad, 0xb5, 0xbd, 0xc5, 0xcd, 0xd5,
-  0xdd, 0xe5, 0x85, 0x8d, 0x95, 0xf5, 0x18, 0x61, 0x69, 0x71, 0x79, 0x81, 0x89, 0x91, 0x21, 0x29, 0x31, 0x39, 0x41,
-  0x49, 0x51, 0x59, 0x62, 0x6a, 0x72, 0x7a, 0x63, 0x6b, 0x73, 0x7b, 0xc3, 0xdb, 0xd3, 0xcb, 0xc2, 0xda, 0x20, 0x28,
-  0x30, 0x40, 0x00,
-];
-
-/** Opcodes of ALU, jump, load, store and atomic forms the JIT compiles (no legacy packet loads). */
-const TIDY_CODES = CODES.filter((c) => ![0x20, 0x28, 0x30, 0x40, 0x00, 0x18, 0xf5, 0x8d, 0xe5].includes(c));
 
 // ------------------------------------------------------------------------------------ cases
 
@@ -210,277 +162,8 @@ interface CliCase {
 
 type FuzzCase = ApiCase | VerifiedCase | CliCase;
 
-/** Damages xlated bytes; returns a description. */
-function damageXlated(r: Rng, bytes: Uint8Array): { bytes: Uint8Array; what: string[] } {
-  let x = new Uint8Array(bytes);
-  const what: string[] = [];
-  const rounds = r.chance(0.5) ? 1 : r.range(2, 4);
-  for (let k = 0; k < rounds; k++) {
-    const slot = x.length >= 8 ? r.int(Math.floor(x.length / 8)) * 8 : 0;
-    switch (r.int(8)) {
-      case 0:
-        if (x.length > 0) {
-          const at = r.int(x.length);
-          x[at] = r.int(256);
-          what.push(`byte@${at}=${x[at]}`);
-        }
-        break;
-      case 1:
-        if (x.length >= 8) {
-          x[slot] = r.pick(CODES);
-          what.push(`code@${slot / 8}=0x${x[slot].toString(16)}`);
-        }
-        break;
-      case 2:
-        if (x.length >= 8) {
-          x[slot + 1] = r.chance(0.5) ? r.int(256) : (r.int(12) << 4) | r.int(12);
-          what.push(`regs@${slot / 8}=0x${x[slot + 1].toString(16)}`);
-        }
-        break;
-      case 3:
-        if (x.length >= 8) {
-          new DataView(x.buffer).setInt16(slot + 2, interesting(r), true);
-          what.push(`off@${slot / 8}`);
-        }
-        break;
-      case 4:
-        if (x.length >= 8) {
-          new DataView(x.buffer).setInt32(slot + 4, interesting(r), true);
-          what.push(`imm@${slot / 8}`);
-        }
-        break;
-      case 5: {
-        const n = r.chance(0.5) ? r.int(x.length + 1) : Math.max(0, x.length - r.range(1, 7));
-        x = x.slice(0, n);
-        what.push(`truncate ${n}`);
-        break;
-      }
-      case 6: {
-        const extra = r.range(1, 24);
-        const y = new Uint8Array(x.length + extra);
-        y.set(x);
-        for (let i = x.length; i < y.length; i++) y[i] = r.int(256);
-        x = y;
-        what.push(`append ${extra}`);
-        break;
-      }
-      default:
-        if (x.length >= 16) {
-          const other = r.int(Math.floor(x.length / 8)) * 8;
-          x.copyWithin(slot, other, other + 8);
-          what.push(`slot ${slot / 8} = slot ${other / 8}`);
-        }
-    }
-  }
-  return { bytes: x, what };
-}
-
-const ADDRESSES = [
-  "0",
-  "4",
-  "2",
-  "ffff800082640000",
-  "ffff800082640002",
-  "ffffffffffffffff",
-  "fffffffffffffffc",
-  "1ffff800082640000",
-  "ffffffffffffffffffffffff",
-  "7fffffffffffffff",
-  "8000000000000000",
-];
-
-/** Damages a layout text; returns it and a description. */
-function damageLayout(r: Rng, info: string, slots: number): { info: string; what: string[] } {
-  let lines = info.split("\n");
-  const what: string[] = [];
-  const rounds = r.chance(0.6) ? 1 : r.range(2, 3);
-  const funcLines = () => lines.map((l, i) => (/^func(info)? /.test(l) ? i : -1)).filter((i) => i >= 0);
-  for (let k = 0; k < rounds; k++) {
-    const fl = funcLines();
-    const at = fl.length > 0 ? r.pick(fl) : -1;
-    switch (r.int(9)) {
-      case 0: // a bogus function start
-        lines.push(
-          `funcinfo ${r.int(4)} insn_off ${r.pick([0, 1, slots - 1, slots, slots - 2, slots + 1, r.int(slots + 2), 99999999, 4294967296])} type_id 1`,
-        );
-        what.push(`funcinfo line: ${lines[lines.length - 1]}`);
-        break;
-      case 1: // a bogus address
-        if (at >= 0 && lines[at].startsWith("func ")) {
-          lines[at] = lines[at].replace(/0x[0-9a-f]+/, `0x${r.pick(ADDRESSES)}`);
-          what.push(`address: ${lines[at]}`);
-        }
-        break;
-      case 2: // an extra function
-        lines.push(`func ${r.pick([1, 2, 3, 7, 100, 4294967296])} 0x${r.pick(ADDRESSES)}  0  8 extra`);
-        if (r.chance(0.7))
-          lines.push(`funcinfo ${lines[lines.length - 1].split(" ")[1]} insn_off ${r.int(slots + 2)} type_id 1`);
-        what.push("extra function");
-        break;
-      case 3: // a missing line
-        if (at >= 0) {
-          what.push(`dropped: ${lines[at]}`);
-          lines.splice(at, 1);
-        }
-        break;
-      case 4: // a duplicated line
-        if (at >= 0) {
-          lines.push(lines[at]);
-          what.push(`duplicated: ${lines[at]}`);
-        }
-        break;
-      case 5: // reordered lines
-        lines = lines.reverse();
-        what.push("reversed");
-        break;
-      case 6: // a stray default-callback line
-        lines.push(`ksym 0x${r.pick(ADDRESSES)} len ${r.int(100)} bpf_prog_x_F`);
-        what.push("ksym line");
-        break;
-      case 7: // a number changed
-        if (at >= 0) {
-          let n = 0;
-          const target = r.int(4);
-          lines[at] = lines[at].replace(/\d+/g, (m) =>
-            n++ === target ? String(r.pick([0, 1, 2, 8, 1 << 20, 2 ** 53, Number(m) + 1])) : m,
-          );
-          what.push(`changed: ${lines[at]}`);
-        }
-        break;
-      default: // random garbage
-        if (at >= 0) {
-          const l = lines[at];
-          const p = r.int(l.length + 1);
-          lines[at] = l.slice(0, p) + String.fromCharCode(r.range(32, 126)) + l.slice(p + 1);
-          what.push(`garbled: ${lines[at]}`);
-        }
-    }
-  }
-  if (r.chance(0.1)) {
-    lines = [];
-    what.push("empty layout");
-  }
-  return { info: lines.join("\n"), what };
-}
-
-/** A random instruction stream (raw or slot-wise) and a random layout for it. */
-function randomProgram(r: Rng): { xlated: Uint8Array; info: string; what: string } {
-  const n = r.range(1, 64);
-  let x: Uint8Array;
-  let what: string;
-  if (r.chance(0.3)) {
-    x = new Uint8Array(r.chance(0.8) ? n * 8 : r.int(n * 8 + 1));
-    for (let i = 0; i < x.length; i++) x[i] = r.int(256);
-    what = `${x.length} random bytes`;
-  } else {
-    // slots of real opcodes with plausible operands: registers r0-r10, jumps inside the
-    // program, small shifts, ld_imm64 with its second half, zero offsets for ALU operations
-    // (tidy ones: a single function of the opcodes the JIT takes with operands it takes)
-    const tidy = r.chance(0.5);
-    const slots = tidy ? Math.min(n, 24) : n;
-    x = new Uint8Array(slots * 8);
-    const v = new DataView(x.buffer);
-    for (let i = 0; i < slots; i++) {
-      const code = tidy ? r.pick(TIDY_CODES) : r.chance(0.97) ? r.pick(CODES) : r.int(256);
-      const cls = code & 7;
-      const mem = cls === 1 || cls === 2 || cls === 3;
-      const jump = (cls === 5 || cls === 6) && code !== 0x85 && code !== 0x95;
-      x[i * 8] = code;
-      x[i * 8 + 1] = r.chance(tidy ? 1 : 0.97) ? (r.int(11) << 4) | r.int(11) : r.int(256);
-      if (tidy && mem) x[i * 8 + 1] = cls === 1 ? (10 << 4) | r.int(10) : (r.int(10) << 4) | 10;
-      const off = jump
-        ? r.int(slots) - (i + 1)
-        : tidy && !mem
-          ? 0
-          : r.chance(0.5)
-            ? -8 * r.range(1, 8)
-            : interesting(r);
-      v.setInt16(i * 8 + 2, tidy || r.chance(0.9) ? off : interesting(r), true);
-      let imm = tidy ? r.int(32) : r.chance(0.2) ? r.range(-slots, slots) : interesting(r);
-      if (tidy && (code & 0xe7) === 0xc3) imm = r.pick([0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1, 0xe1, 0xf1]);
-      if (tidy && code === 0x85) imm = r.range(1, 8);
-      v.setInt32(i * 8 + 4, imm, true);
-      if (code === 0x18 && i + 1 < slots) {
-        i++;
-        v.setInt32(i * 8 + 4, interesting(r), true);
-      }
-    }
-    if (tidy || r.chance(0.8)) x[(slots - 1) * 8] = 0x95;
-    if (tidy) x[(slots - 1) * 8 + 1] = 0;
-    what = `${slots} random${tidy ? " tidy" : ""} slots`;
-    if (tidy) return { xlated: x, info: "func 0 0xffff800082640000 0 0 f0\n", what };
-  }
-  const nf = r.chance(0.7) ? 1 : r.range(2, 4);
-  const starts = [0];
-  for (let f = 1; f < nf; f++)
-    starts.push(r.chance(0.9) ? Math.min(n - 1, starts[f - 1] + r.range(1, 8)) : r.int(n + 2));
-  const lines = ["# func  ksym_addr  offset  len  name"];
-  let addr = 0xffff800082640000n;
-  starts.forEach((s, f) => {
-    lines.push(`func ${f} 0x${(r.chance(0.9) ? addr : BigInt(`0x${r.pick(ADDRESSES)}`)).toString(16)}  0  0 f${f}`);
-    lines.push(`funcinfo ${f} insn_off ${s} type_id 1`);
-    addr += BigInt(r.range(1, 64) * 4);
-  });
-  return { xlated: x, info: lines.join("\n"), what: `${what}, functions at ${starts.join(",")}` };
-}
-
-/** Changes the facts of a JitInput. */
-function damageFacts(r: Rng): { facts: (input: JitInput) => JitInput; what: string } {
-  const DEPTHS = [0, 8, 16, 504, 512, 520, 4096, 1 << 20, 2 ** 31, -8, 7, 3];
-  switch (r.int(5)) {
-    case 0: {
-      const d = r.pick(DEPTHS);
-      return { facts: (i) => ({ ...i, stackDepth: i.functions.map(() => d) }), what: `stack depths ${d}` };
-    }
-    case 1: {
-      const cb = r.pick([-2, -1, 0, 1, 2, 5, 100]);
-      return { facts: (i) => ({ ...i, exceptionCallback: cb }), what: `exception callback ${cb}` };
-    }
-    case 2: {
-      const b = r.chance(0.5);
-      return { facts: (i) => ({ ...i, exceptionBoundary: b }), what: `exception boundary ${b}` };
-    }
-    case 3:
-      return {
-        facts: (i) => ({ ...i, pseudoCallImm: i.pseudoCallImm === "relative" ? "index" : "relative" }),
-        what: "pseudo call imm relative",
-      };
-    default: {
-      const start = r.pick([-1, 0, 1, 2, 3, 1000]);
-      const address = BigInt(`0x${r.pick(ADDRESSES)}`);
-      return {
-        facts: (i) => ({ ...i, functions: [...i.functions, { name: "extra", start, address }] }),
-        what: `extra function at ${start}, 0x${address.toString(16)}`,
-      };
-    }
-  }
-}
-
-/**
- * A gently mutated copy of a fixture program: an immediate nudged by a little (loop bounds stay
- * small, so the verifier stays fast) or a memory offset moved by a word.
- */
-function nudge(r: Rng, p: DecodedProgram): { insns: DecodedProgram; what: string } {
-  const q = allocProgram(p.length);
-  q.code.set(p.code);
-  q.dst.set(p.dst);
-  q.src.set(p.src);
-  q.off.set(p.off);
-  q.imm.set(p.imm);
-  const at = r.int(p.length);
-  if (q.code[at] === 0x18 || (at > 0 && q.code[at - 1] === 0x18) || q.code[at] === 0x85)
-    return { insns: q, what: "unchanged" };
-  const cls = q.code[at] & 7;
-  if (cls === 5 || cls === 6 || r.chance(0.5)) {
-    q.imm[at] = q.imm[at] + r.range(-8, 8);
-    return { insns: q, what: `imm@${at}=${q.imm[at]}` };
-  }
-  q.off[at] = q.off[at] + r.pick([-8, -4, 4, 8]);
-  return { insns: q, what: `off@${at}=${q.off[at]}` };
-}
-
 function generateCase(seed: number, index: number): FuzzCase {
-  const r = rngFor(seed, index);
+  const r = caseRng(seed, index);
   const roll = r.int(100);
   const kind: Kind =
     roll < 30
@@ -580,9 +263,6 @@ function generateCase(seed: number, index: number): FuzzCase {
 }
 
 // ------------------------------------------------------------------------------------ checking
-
-/** A failed invariant: a plain Error, so it is never mistaken for an allowed TsbpfError. */
-class InvariantError extends Error {}
 
 /** What must hold for a JIT result: whole words that decode, consistent per-word tables. */
 function checkImages(fns: readonly JitFunction[], insns: number): void {
@@ -720,15 +400,11 @@ async function runCase(c: FuzzCase, index: number, stats: Stats): Promise<void> 
   if (ms > CASE_MS) throw new InvariantError(`took ${ms.toFixed(0)} ms (bound ${CASE_MS} ms)`);
 }
 
-function hex(b: Uint8Array): string {
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
-}
-
 function describeCase(seed: number, index: number): string {
   const c = generateCase(seed, index);
   const head = [
     `seed 0x${seed.toString(16)}, case ${index} (${c.kind}): ${c.what}`,
-    `reproduce: FUZZ_SEED=0x${seed.toString(16)} FUZZ_ONLY=${index} node scripts/run-tests.mjs arm64/jit-fuzz`,
+    reproduceHint(seed, index, "arm64/jit-fuzz"),
   ];
   if (c.kind === "cli") {
     head.push(`args: ${c.args.join(" ")}`);
@@ -741,107 +417,27 @@ function describeCase(seed: number, index: number): string {
   return head.join("\n");
 }
 
-function errorText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const cause = e.cause instanceof Error ? `\ncaused by: ${e.cause.stack ?? e.cause.message}` : "";
-  return `${e.stack ?? `${e.name}: ${e.message}`}${cause}`;
-}
-
 // ------------------------------------------------------------------------------------ workers
 
-interface WorkerInput {
-  seed: number;
-  cases: number;
-  worker: number;
-  workers: number;
-  progress: SharedArrayBuffer;
-}
-
-type WorkerOutput = { ok: true; stats: Stats } | { ok: false; index: number; error: string };
-
-async function workerMain(input: WorkerInput): Promise<void> {
-  const progress = new Int32Array(input.progress);
-  const stats = newStats();
-  recorded();
-  sources();
-  let out: WorkerOutput = { ok: true, stats };
-  for (let i = input.worker; i < input.cases; i += input.workers) {
-    Atomics.store(progress, input.worker, i + 1);
-    try {
-      await runCase(generateCase(input.seed, i), i, stats);
-    } catch (e) {
-      out = { ok: false, index: i, error: errorText(e) };
-      break;
-    }
-  }
-  // before answering: the answer gets the worker terminated
-  if (scratchDir !== undefined) rmSync(scratchDir, { recursive: true, force: true });
-  parentPort?.postMessage(out);
-}
-
-function runWorker(seed: number, cases: number, worker: number, workers: number): Promise<Stats> {
-  const progress = new SharedArrayBuffer(4 * workers);
-  const cur = new Int32Array(progress);
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
-  const w = new Worker(boot, {
-    eval: true,
-    execArgv: [],
-    workerData: { seed, cases, worker, workers, progress } satisfies WorkerInput,
-  });
-  return new Promise<Stats>((resolve, reject) => {
-    let last = -1;
-    let lastChange = Date.now();
-    const watchdog = setInterval(() => {
-      const now = Atomics.load(cur, worker);
-      if (now !== last) {
-        last = now;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > HANG_MS) {
-        clearInterval(watchdog);
-        void w.terminate();
-        const at = now - 1;
-        reject(
-          new Error(
-            at < 0
-              ? `worker ${worker} made no progress for ${HANG_MS} ms while loading the fixtures`
-              : `hang: case ${at} made no progress for ${HANG_MS} ms\n${describeCase(seed, at)}`,
-          ),
-        );
-      }
-    }, 250);
-    const finish = () => clearInterval(watchdog);
-    w.once("message", (m: WorkerOutput) => {
-      finish();
-      void w.terminate();
-      if (m.ok) resolve(m.stats);
-      else reject(new Error(`case ${m.index} failed:\n${m.error}\n\n${describeCase(seed, m.index)}`));
-    });
-    w.once("error", (e) => {
-      finish();
-      reject(e);
-    });
-    w.once("exit", (code) => {
-      finish();
-      if (code !== 0) reject(new Error(`fuzz worker exited with code ${code}`));
-    });
-  });
-}
+const RUN: FuzzRun = {
+  url: import.meta.url,
+  seed: SEED,
+  cases: CASES,
+  hangMs: HANG_MS,
+  loading: "the fixtures",
+  failed: "failed",
+  describeCase,
+};
 
 function merge(all: readonly Stats[]): Stats {
   const s = newStats();
   for (const x of all) {
     s.cases += x.cases;
     s.images += x.images;
-    for (const k of KINDS) {
-      s.byKind[k] += x.byKind[k];
-      s.okByKind[k] += x.okByKind[k];
-    }
-    for (const [k, v] of Object.entries(x.errors)) s.errors[k] = (s.errors[k] ?? 0) + v;
-    if (x.slowestMs > s.slowestMs) {
-      s.slowestMs = x.slowestMs;
-      s.slowest = x.slowest;
-    }
+    addCounts(s.byKind, x.byKind);
+    addCounts(s.okByKind, x.okByKind);
+    addCounts(s.errors, x.errors);
+    keepSlowest(s, x);
   }
   return s;
 }
@@ -900,7 +496,16 @@ if (isMainThread && process.env.FUZZ_ONLY === undefined) {
 }
 
 if (!isMainThread) {
-  await workerMain(workerData as WorkerInput);
+  const input = workerData as WorkerInput;
+  const stats = newStats();
+  recorded();
+  sources();
+  await fuzzWorkerMain(input, stats, (i) => runCase(generateCase(input.seed, i), i, stats), {
+    // before answering: the answer gets the worker terminated
+    beforeAnswer: () => {
+      if (scratchDir !== undefined) rmSync(scratchDir, { recursive: true, force: true });
+    },
+  });
 } else if (process.env.FUZZ_ONLY !== undefined) {
   test(`jit fuzz: single case ${process.env.FUZZ_ONLY}`, async () => {
     const index = Number(process.env.FUZZ_ONLY);
@@ -916,7 +521,7 @@ if (!isMainThread) {
 } else {
   test(`jit fuzz: ${CASES} damaged and random programs, layouts and command lines compile or fail with a TsbpfError (seed 0x${SEED.toString(16)})`, async (t) => {
     const t0 = performance.now();
-    const parts = await Promise.all(Array.from({ length: WORKERS }, (_, w) => runWorker(SEED, CASES, w, WORKERS)));
+    const parts = await runWorkers<Stats>(RUN, WORKERS);
     const s = merge(parts);
     const secs = (performance.now() - t0) / 1000;
     const kinds = KINDS.map((k) => `${k} ${s.okByKind[k]}/${s.byKind[k]}`).join(", ");

@@ -14,21 +14,16 @@ import { test } from "node:test";
 import { disasmA64Image, formatObjdump } from "../../src/arm64/asm/disasm.ts";
 import { type JitFunction, jitProgram } from "../../src/arm64/jit/index.ts";
 import { type Insn, programFromInsns } from "../../src/isa/insn.ts";
+import { mulberry32 } from "../support/rng.ts";
 import { haveObjdump, llvmObjdumpImages } from "./llvm-objdump.ts";
 
 const SEED = Number(process.env.JIT_PROP_SEED ?? 0x1a64_5eed) >>> 0;
 const PROGRAMS = Number(process.env.JIT_PROP_PROGRAMS ?? 3000);
 
-/** mulberry32: small, seedable, good enough to spread the cases. */
+/** mulberry32 as uniform numbers in [0, 1). */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u32 = mulberry32(seed);
+  return () => u32() / 4294967296;
 }
 
 const INTERESTING = [

@@ -22,7 +22,7 @@
 // HANG_MS is reported as a hang, with its bytes, instead of stalling the test run.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { isMainThread, workerData } from "node:worker_threads";
 import { BpfFault, DecodeError, type FaultKind, TsbpfError } from "../../src/errors.ts";
 import { Interpreter, type TraceHook } from "../../src/interp/index.ts";
 import { type DecodedProgram, decodeProgram, validateProgram } from "../../src/isa/insn.ts";
@@ -31,12 +31,9 @@ import {
   BPF_ADD,
   BPF_ALU,
   BPF_ALU64,
-  BPF_AND,
-  BPF_ARSH,
   BPF_ATOMIC,
   BPF_B,
   BPF_CALL,
-  BPF_CMPXCHG,
   BPF_DIV,
   BPF_DW,
   BPF_END,
@@ -48,109 +45,50 @@ import {
   BPF_JA,
   BPF_JCOND,
   BPF_JEQ,
-  BPF_JGE,
   BPF_JGT,
-  BPF_JLE,
-  BPF_JLT,
   BPF_JMP,
   BPF_JMP32,
   BPF_JNE,
-  BPF_JSET,
-  BPF_JSGE,
-  BPF_JSGT,
-  BPF_JSLE,
-  BPF_JSLT,
   BPF_K,
   BPF_LD,
   BPF_LDX,
   BPF_LOAD_ACQ,
-  BPF_LSH,
   BPF_MEM,
   BPF_MEMSX,
   BPF_MOD,
   BPF_MOV,
-  BPF_MUL,
   BPF_NEG,
-  BPF_OR,
   BPF_PSEUDO_CALL,
   BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL,
-  BPF_RSH,
   BPF_ST,
   BPF_STORE_REL,
   BPF_STX,
-  BPF_SUB,
   BPF_TO_BE,
   BPF_TO_LE,
   BPF_W,
   BPF_X,
-  BPF_XCHG,
-  BPF_XOR,
   MAX_BPF_STACK,
   SIZE_BYTES,
 } from "../../src/isa/opcodes.ts";
 import { HelperRegistry } from "../../src/runtime/helpers.ts";
 import { type MemoryRegion, REGION_LO_BASE } from "../../src/runtime/memory.ts";
+import {
+  type FuzzRun,
+  fuzzSettings,
+  fuzzWorkerMain,
+  hex,
+  InvariantError,
+  reproduceHint,
+  runWorker,
+  type WorkerInput,
+} from "../support/fuzz-workers.ts";
+import { ALU_OPS, ATOMIC_OPS, interestingImm, JMP_OPS, SIZES } from "../support/random-programs.ts";
+import { type Random, Sfc32 } from "../support/rng.ts";
 
-const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_b9f0) >>> 0;
-const CASES = Number(process.env.FUZZ_CASES ?? 300_000);
+const { seed: SEED, cases: CASES } = fuzzSettings({ seed: 0x5eed_b9f0, cases: 300_000 });
 const BUDGET = 1000;
 const HANG_MS = 15_000;
-
-// ------------------------------------------------------------------------------------ PRNG
-
-/** sfc32 (Chris Doty-Humphrey's Small Fast Counting generator), seeded through splitmix32. */
-class Rng {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d: number;
-
-  constructor(seed: number) {
-    let s = seed >>> 0;
-    const mix = (): number => {
-      s = (s + 0x9e3779b9) | 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.a = mix();
-    this.b = mix();
-    this.c = mix();
-    this.d = mix();
-    for (let i = 0; i < 12; i++) this.u32();
-  }
-
-  /** A uniform unsigned 32-bit integer. */
-  u32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
-  /** A uniform integer in [0, n). */
-  int(n: number): number {
-    return Math.floor((this.u32() / 4294967296) * n);
-  }
-
-  /** A uniform integer in [lo, hi]. */
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-
-  chance(p: number): boolean {
-    return this.u32() < p * 4294967296;
-  }
-
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-}
 
 // ------------------------------------------------------------------------------------ cases
 
@@ -174,48 +112,6 @@ interface FuzzCase {
   rerun: "none" | "same" | "traced";
 }
 
-const ALU_OPS = [
-  BPF_ADD,
-  BPF_SUB,
-  BPF_MUL,
-  BPF_DIV,
-  BPF_OR,
-  BPF_AND,
-  BPF_LSH,
-  BPF_RSH,
-  BPF_NEG,
-  BPF_MOD,
-  BPF_XOR,
-  BPF_MOV,
-  BPF_ARSH,
-  BPF_END,
-];
-const JMP_OPS = [
-  BPF_JEQ,
-  BPF_JGT,
-  BPF_JGE,
-  BPF_JSET,
-  BPF_JNE,
-  BPF_JSGT,
-  BPF_JSGE,
-  BPF_JLT,
-  BPF_JLE,
-  BPF_JSLT,
-  BPF_JSLE,
-];
-const SIZES = [BPF_B, BPF_H, BPF_W, BPF_DW];
-const ATOMIC_OPS = [
-  BPF_ADD,
-  BPF_OR,
-  BPF_AND,
-  BPF_XOR,
-  BPF_ADD | BPF_FETCH,
-  BPF_OR | BPF_FETCH,
-  BPF_AND | BPF_FETCH,
-  BPF_XOR | BPF_FETCH,
-  BPF_XCHG,
-  BPF_CMPXCHG,
-];
 const INTERESTING_IMMS = [0, 1, -1, 2, 7, 8, 15, 16, 31, 32, 63, 64, 0xff, 0xffff, 0x7fffffff, -0x80000000, 0x10000000];
 
 /** Writes slots into a growing byte buffer. */
@@ -248,7 +144,7 @@ class SlotWriter {
  * - wild (the rest): anything well-formed, including accesses through any register, jumps
  *   anywhere and recursion.
  */
-function structured(r: Rng, memLen: number): Uint8Array {
+function structured(r: Random, memLen: number): Uint8Array {
   const tame = r.chance(0.4);
   const sloppy = !tame && r.chance(0.3);
   const body = r.range(1, 48);
@@ -263,18 +159,7 @@ function structured(r: Rng, memLen: number): Uint8Array {
   const reg = (): number => (bad() ? r.range(11, 15) : r.int(11));
   /** A writable destination: r0..r9 (tame: not r1, r3, r9), sometimes r10 or worse when sloppy. */
   const dstReg = (): number => (tame ? r.pick(TAME_DST) : bad() ? r.pick([10, 11, 12, 15]) : r.int(10));
-  const imm = (): number => {
-    switch (r.int(4)) {
-      case 0:
-        return r.range(-16, 16);
-      case 1:
-        return r.int(70);
-      case 2:
-        return r.pick(INTERESTING_IMMS);
-      default:
-        return r.u32() | 0;
-    }
-  };
+  const imm = (): number => interestingImm(r, INTERESTING_IMMS, 70);
   /** Offset from the slot after `pc` to a random slot (tame: a later one; wild: rarely outside). */
   const jumpOff = (pc: number): number => {
     if (tame) return r.range(pc + 1, n - 1) - (pc + 1);
@@ -423,7 +308,7 @@ function structured(r: Rng, memLen: number): Uint8Array {
 }
 
 /** Damages a program in one of the ways a broken toolchain or a hostile loader would. */
-function mutate(r: Rng, bytes: Uint8Array): Uint8Array {
+function mutate(r: Random, bytes: Uint8Array): Uint8Array {
   if (!r.chance(0.25) || bytes.length === 0) return bytes;
   const n = bytes.length / 8;
   const slot = r.int(n) * 8;
@@ -458,7 +343,7 @@ function mutate(r: Rng, bytes: Uint8Array): Uint8Array {
 
 /** The case with index `index` of the run seeded with `seed`. */
 function generateCase(seed: number, index: number): FuzzCase {
-  const r = new Rng((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
+  const r = new Sfc32((seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0);
   const mem = new Uint8Array(r.int(97));
   for (let i = 0; i < mem.length; i++) mem[i] = r.int(256);
   const ro = new Uint8Array(16);
@@ -561,9 +446,6 @@ const resolveLdImm64 = (_pc: number, src: number, imm: number, nextImm: number):
 
 /** Low word of r10: the top of a 512-byte stack region. */
 const FP_LO = REGION_LO_BASE + MAX_BPF_STACK;
-
-/** A failed invariant: a plain Error, so it is never mistaken for an allowed TsbpfError. */
-class InvariantError extends Error {}
 
 /** An Interpreter for `program` with the fuzz memory mapped: r1 = mem, r3 = read-only memory. */
 interface FuzzVm {
@@ -713,10 +595,9 @@ function hexSlots(bytes: Uint8Array): string {
 
 function describeCase(seed: number, index: number): string {
   const c = generateCase(seed, index);
-  const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
   return [
     `seed 0x${seed.toString(16)}, case ${index} (${c.kind}, ${c.bytes.length} bytes, ${c.bigEndian ? "big" : "little"}-endian, resolver ${c.resolver}, rerun ${c.rerun})`,
-    `reproduce: FUZZ_SEED=0x${seed.toString(16)} FUZZ_ONLY=${index} node scripts/run-tests.mjs interp/fuzz`,
+    reproduceHint(seed, index, "interp/fuzz"),
     `program bytes:\n${hexSlots(c.bytes)}`,
     `program hex: ${hex(c.bytes)}`,
     `mem (r1, ${c.mem.length} bytes): ${hex(c.mem)}`,
@@ -726,82 +607,22 @@ function describeCase(seed: number, index: number): string {
 
 // ------------------------------------------------------------------------------------ worker
 
-interface WorkerInput {
-  seed: number;
-  cases: number;
-  progress: SharedArrayBuffer;
-}
-
-type WorkerOutput = { ok: true; stats: Stats } | { ok: false; index: number; error: string };
-
-function workerMain(input: WorkerInput): void {
-  const progress = new Int32Array(input.progress);
-  const stats = newStats();
-  for (let i = 0; i < input.cases; i++) {
-    Atomics.store(progress, 0, i);
-    try {
-      runCase(generateCase(input.seed, i), stats);
-    } catch (e) {
-      const error = e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e);
-      parentPort?.postMessage({ ok: false, index: i, error } satisfies WorkerOutput);
-      return;
-    }
-  }
-  parentPort?.postMessage({ ok: true, stats } satisfies WorkerOutput);
-}
-
-/** Runs the fuzz loop in a worker (loaded through tsx), with a watchdog for hangs. */
-function runInWorker(seed: number, cases: number): Promise<Stats> {
-  const progress = new SharedArrayBuffer(4);
-  const cur = new Int32Array(progress);
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
-  const worker = new Worker(boot, {
-    eval: true,
-    execArgv: [],
-    workerData: { seed, cases, progress } satisfies WorkerInput,
-  });
-  return new Promise<Stats>((resolve, reject) => {
-    let last = -1;
-    let lastChange = Date.now();
-    const watchdog = setInterval(() => {
-      const now = Atomics.load(cur, 0);
-      if (now !== last) {
-        last = now;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > HANG_MS) {
-        clearInterval(watchdog);
-        void worker.terminate();
-        reject(new Error(`hang: case ${now} made no progress for ${HANG_MS} ms\n${describeCase(seed, now)}`));
-      }
-    }, 250);
-    const finish = () => clearInterval(watchdog);
-    worker.once("message", (m: WorkerOutput) => {
-      finish();
-      void worker.terminate();
-      if (m.ok) resolve(m.stats);
-      else
-        reject(
-          new Error(
-            `case ${m.index} threw a non-TsbpfError or broke an invariant:\n${m.error}\n\n${describeCase(seed, m.index)}`,
-          ),
-        );
-    });
-    worker.once("error", (e) => {
-      finish();
-      reject(e);
-    });
-    worker.once("exit", (code) => {
-      finish();
-      if (code !== 0) reject(new Error(`fuzz worker exited with code ${code}`));
-    });
-  });
-}
+/** The fuzz loop runs in one worker. */
+const RUN: FuzzRun = {
+  url: import.meta.url,
+  seed: SEED,
+  cases: CASES,
+  hangMs: HANG_MS,
+  failed: "threw a non-TsbpfError or broke an invariant",
+  describeCase,
+};
 
 // ------------------------------------------------------------------------------------ tests
 
 if (!isMainThread) {
-  workerMain(workerData as WorkerInput);
+  const input = workerData as WorkerInput;
+  const stats = newStats();
+  await fuzzWorkerMain(input, stats, (i) => runCase(generateCase(input.seed, i), stats), { causes: false });
 } else if (process.env.FUZZ_ONLY !== undefined) {
   test(`fuzz: single case ${process.env.FUZZ_ONLY}`, () => {
     const index = Number(process.env.FUZZ_ONLY);
@@ -813,7 +634,7 @@ if (!isMainThread) {
 } else {
   test(`fuzz: ${CASES} random programs end in a TsbpfError or a clean exit (seed 0x${SEED.toString(16)})`, async (t) => {
     const t0 = performance.now();
-    const s = await runInWorker(SEED, CASES);
+    const s = await runWorker<Stats>(RUN, 0, 1);
     const secs = (performance.now() - t0) / 1000;
     t.diagnostic(
       `seed 0x${SEED.toString(16)}: ${s.cases} cases in ${secs.toFixed(1)} s ` +

@@ -25,89 +25,38 @@
 // Reproduce a failure with FUZZ_SEED=<seed> FUZZ_ONLY=<index> (runs one case in-process and
 // prints it); FUZZ_CASES changes the number of cases, FUZZ_WORKERS the number of worker threads.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
-import { type Btf, type BtfType, parseBtf, writeBtf } from "../../src/btf/index.ts";
+import { isMainThread, workerData } from "node:worker_threads";
 import { DecodeError, TsbpfError, VerifierError } from "../../src/errors.ts";
-import { BPF_FUNC_loop } from "../../src/isa/helper-ids.ts";
 import { allocProgram, type DecodedProgram, validateProgram } from "../../src/isa/insn.ts";
 import {
-  BPF_ADD,
   BPF_ALU,
   BPF_ALU64,
-  BPF_AND,
-  BPF_ARSH,
   BPF_ATOMIC,
-  BPF_B,
   BPF_CALL,
-  BPF_CMPXCHG,
-  BPF_DIV,
   BPF_DW,
   BPF_END,
   BPF_EXIT,
-  BPF_FETCH,
-  BPF_H,
   BPF_IMM,
-  BPF_JA,
-  BPF_JCOND,
-  BPF_JEQ,
-  BPF_JGE,
-  BPF_JGT,
-  BPF_JLE,
-  BPF_JLT,
   BPF_JMP,
   BPF_JMP32,
-  BPF_JNE,
-  BPF_JSET,
-  BPF_JSGE,
-  BPF_JSGT,
-  BPF_JSLE,
-  BPF_JSLT,
-  BPF_K,
   BPF_LD,
   BPF_LDX,
-  BPF_LSH,
   BPF_MEM,
   BPF_MEMSX,
-  BPF_MOD,
   BPF_MOV,
-  BPF_MUL,
   BPF_NEG,
-  BPF_OR,
   BPF_PSEUDO_CALL,
   BPF_PSEUDO_FUNC,
   BPF_PSEUDO_KFUNC_CALL,
-  BPF_PSEUDO_MAP_IDX,
-  BPF_PSEUDO_MAP_IDX_VALUE,
-  BPF_RSH,
   BPF_ST,
   BPF_STX,
-  BPF_SUB,
-  BPF_TO_BE,
-  BPF_TO_LE,
-  BPF_W,
   BPF_X,
-  BPF_XCHG,
-  BPF_XOR,
-  SIZE_BYTES,
 } from "../../src/isa/opcodes.ts";
 import { modelledKernelSymbols } from "../../src/kernel/kallsyms.ts";
 import type { FunctionSpec, MapSpec, ObjectSpec, ProgramSpec } from "../../src/object/spec.ts";
-import {
-  BPF_F_SLEEPABLE,
-  BPF_PROG_TYPE_CGROUP_SKB,
-  BPF_PROG_TYPE_KPROBE,
-  BPF_PROG_TYPE_RAW_TRACEPOINT,
-  BPF_PROG_TYPE_SCHED_CLS,
-  BPF_PROG_TYPE_SOCKET_FILTER,
-  BPF_PROG_TYPE_SYSCALL,
-  BPF_PROG_TYPE_TRACEPOINT,
-  BPF_PROG_TYPE_XDP,
-} from "../../src/object/uapi.ts";
+import { BPF_F_SLEEPABLE } from "../../src/object/uapi.ts";
 import { helperAllowed } from "../../src/runtime/func-proto.ts";
-import { openObjectSpec } from "../../src/runtime/object.ts";
 import {
   BPF_PROBE_MEM,
   BPF_PROBE_MEMSX,
@@ -117,12 +66,23 @@ import {
   verifyProgram,
   xlatedDump,
 } from "../../src/verifier/index.ts";
-import { Prng } from "../elf/fixtures.ts";
-import { asmSpec, FIXTURES, openFixture, outcome, programOf } from "./helpers.ts";
+import {
+  addCounts,
+  type FuzzRun,
+  fuzzSettings,
+  fuzzWorkerMain,
+  InvariantError,
+  keepSlowest,
+  reproduceHint,
+  runWorkers,
+  type WorkerInput,
+} from "../support/fuzz-workers.ts";
+import { copyProgram, SIZES } from "../support/random-programs.ts";
+import { caseRng, type CaseRng as Rng } from "../support/rng.ts";
+import { type CorpusEntry, corpus, INTERESTING, interesting, pickEntry, structured } from "./fuzz-programs.ts";
+import { openFixture, outcome, programOf } from "./helpers.ts";
 
-const SEED = Number(process.env.FUZZ_SEED ?? 0x7e21f1e5) >>> 0;
-const CASES = Number(process.env.FUZZ_CASES ?? 24_000);
-const WORKERS = Math.max(1, Number(process.env.FUZZ_WORKERS ?? 2));
+const { seed: SEED, cases: CASES, workers: WORKERS } = fuzzSettings({ seed: 0x7e21f1e5, cases: 24_000, workers: 2 });
 /** Time bound of one case. */
 const CASE_MS = 2_000;
 /**
@@ -136,107 +96,6 @@ const E2BIG = 7;
 /** A worker that makes no progress this long is reported as hung. */
 const HANG_MS = 20_000;
 
-// ------------------------------------------------------------------------------------ corpus
-
-/** A fixture program and the object it came from. */
-interface CorpusEntry {
-  readonly label: string;
-  readonly spec: ObjectSpec;
-  readonly prog: ProgramSpec;
-  /** Relative chance of being mutated (the 1M-instruction program is expensive: rarely). */
-  readonly weight: number;
-}
-
-const DIRS = ["progs", "exceptions", "verifier", "jit"];
-
-let corpusCache: { entries: CorpusEntry[]; cumulative: number[]; objects: number; unopened: number } | undefined;
-
-/** Every program of every fixture object that opens (a few are there to fail to load). */
-function corpus(): NonNullable<typeof corpusCache> {
-  if (corpusCache !== undefined) return corpusCache;
-  const entries: CorpusEntry[] = [];
-  let objects = 0;
-  let unopened = 0;
-  for (const dir of DIRS) {
-    for (const file of readdirSync(join(FIXTURES, dir)).sort()) {
-      if (!file.endsWith(".o")) continue;
-      let spec: ObjectSpec;
-      try {
-        spec = openObjectSpec(new Uint8Array(readFileSync(join(FIXTURES, dir, file))), { fileName: file });
-      } catch (e) {
-        if (!(e instanceof TsbpfError)) throw e;
-        unopened++;
-        continue;
-      }
-      objects++;
-      for (const prog of spec.programs) {
-        const weight = prog.name === "reject_too_large" ? 0.05 : 1;
-        entries.push({ label: `${dir}/${file} ${prog.name}`, spec, prog, weight });
-      }
-    }
-  }
-  const cumulative: number[] = [];
-  let sum = 0;
-  for (const e of entries) {
-    sum += e.weight;
-    cumulative.push(sum);
-  }
-  corpusCache = { entries, cumulative, objects, unopened };
-  return corpusCache;
-}
-
-function pickEntry(r: Rng): CorpusEntry {
-  const c = corpus();
-  const x = r.float() * c.cumulative[c.cumulative.length - 1];
-  let lo = 0;
-  let hi = c.cumulative.length - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (c.cumulative[mid] > x) hi = mid;
-    else lo = mid + 1;
-  }
-  return c.entries[lo];
-}
-
-// ------------------------------------------------------------------------------------ PRNG
-
-class Rng extends Prng {
-  float(): number {
-    return this.u32() / 0x1_0000_0000;
-  }
-  range(lo: number, hi: number): number {
-    return lo + this.int(hi - lo + 1);
-  }
-  chance(p: number): boolean {
-    return this.float() < p;
-  }
-}
-
-/** The case's generator: depends on the seed and the index only. */
-function rngFor(seed: number, index: number): Rng {
-  let z = (seed ^ Math.imul(index + 1, 0x9e3779b1)) >>> 0;
-  z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-  z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-  return new Rng((z ^ (z >>> 16)) >>> 0);
-}
-
-const INTERESTING = [
-  0, 1, -1, 2, 4, 7, 8, 12, 16, 31, 32, 63, 64, 181, 0xff, 0xffff, 0x7fff, -0x8000, 0x7fffffff, -0x80000000,
-];
-
-function interesting(r: Rng): number {
-  switch (r.int(4)) {
-    case 0:
-      return r.range(-16, 16);
-    case 1:
-      return r.int(256);
-    case 2:
-      return r.pick(INTERESTING);
-    default:
-      return r.u32() | 0;
-  }
-}
-
 // ------------------------------------------------------------------------------------ cases
 
 interface FuzzCase {
@@ -245,17 +104,6 @@ interface FuzzCase {
   readonly what: string;
   readonly spec: ProgramSpec;
   readonly opts: VerifyOptions;
-}
-
-function copyProgram(p: DecodedProgram, length = p.length): DecodedProgram {
-  const q = allocProgram(length);
-  const n = Math.min(length, p.length);
-  q.code.set(p.code.subarray(0, n));
-  q.dst.set(p.dst.subarray(0, n));
-  q.src.set(p.src.subarray(0, n));
-  q.off.set(p.off.subarray(0, n));
-  q.imm.set(p.imm.subarray(0, n));
-  return q;
 }
 
 function moveSlot(from: DecodedProgram, i: number, to: DecodedProgram, j: number): void {
@@ -542,383 +390,6 @@ function mutant(r: Rng, e: CorpusEntry): { prog: ProgramSpec; what: string[] } {
   return { prog, what };
 }
 
-// ------------------------------------------------------------------------------------ structured
-
-const ALU_OPS = [
-  BPF_ADD,
-  BPF_SUB,
-  BPF_MUL,
-  BPF_DIV,
-  BPF_OR,
-  BPF_AND,
-  BPF_LSH,
-  BPF_RSH,
-  BPF_NEG,
-  BPF_MOD,
-  BPF_XOR,
-  BPF_MOV,
-  BPF_ARSH,
-  BPF_END,
-];
-const JMP_OPS = [
-  BPF_JEQ,
-  BPF_JGT,
-  BPF_JGE,
-  BPF_JSET,
-  BPF_JNE,
-  BPF_JSGT,
-  BPF_JSGE,
-  BPF_JLT,
-  BPF_JLE,
-  BPF_JSLT,
-  BPF_JSLE,
-];
-const SIZES = [BPF_B, BPF_H, BPF_W, BPF_DW];
-const ATOMIC_OPS = [
-  BPF_ADD,
-  BPF_OR,
-  BPF_AND,
-  BPF_XOR,
-  BPF_ADD | BPF_FETCH,
-  BPF_OR | BPF_FETCH,
-  BPF_AND | BPF_FETCH,
-  BPF_XOR | BPF_FETCH,
-  BPF_XCHG,
-  BPF_CMPXCHG,
-];
-const PROG_TYPES: readonly [number, string][] = [
-  [BPF_PROG_TYPE_SCHED_CLS, "tc"],
-  [BPF_PROG_TYPE_XDP, "xdp"],
-  [BPF_PROG_TYPE_SOCKET_FILTER, "socket"],
-  [BPF_PROG_TYPE_KPROBE, "kprobe/f"],
-  [BPF_PROG_TYPE_TRACEPOINT, "tracepoint/a/b"],
-  [BPF_PROG_TYPE_RAW_TRACEPOINT, "raw_tp/x"],
-  [BPF_PROG_TYPE_CGROUP_SKB, "cgroup_skb/ingress"],
-  [BPF_PROG_TYPE_SYSCALL, "syscall"],
-];
-/** Helpers worth calling at random: some take pointers, the tame ones scalars or nothing. */
-const HELPERS = [5, 6, 7, 8, 14, 15, 35, 1, 2, 3, 12, 23, 181, 130, 164];
-const TAME_HELPERS = [5, 7, 8, 14, 15];
-
-/**
- * BTF for structured programs of several functions (a callback's address needs func_info):
- * `int prog(void *ctx)` (global), static `int fN(int idx, void *ctx)` for subprograms and
- * callbacks, global `int gN(int a)`.
- */
-let structuredBtfCache: Btf | undefined;
-const BTF_MAIN = 6;
-const BTF_STATIC = 7;
-const BTF_GLOBAL = 10;
-
-function structuredBtf(): Btf {
-  if (structuredBtfCache !== undefined) return structuredBtfCache;
-  const types: BtfType[] = [
-    { id: 0, name: "", kind: "void" },
-    { id: 1, name: "int", kind: "int", size: 4, bitOffset: 0, bits: 32, encoding: "signed" },
-    { id: 2, name: "", kind: "ptr", type: 0 },
-    { id: 3, name: "", kind: "func_proto", returnType: 1, params: [{ name: "ctx", type: 2 }] },
-    {
-      id: 4,
-      name: "",
-      kind: "func_proto",
-      returnType: 1,
-      params: [
-        { name: "idx", type: 1 },
-        { name: "ctx", type: 2 },
-      ],
-    },
-    { id: 5, name: "", kind: "func_proto", returnType: 1, params: [{ name: "a", type: 1 }] },
-    { id: BTF_MAIN, name: "prog", kind: "func", type: 3, linkage: "global" },
-  ];
-  for (let i = 1; i <= 3; i++)
-    types.push({ id: types.length, name: `f${i}`, kind: "func", type: 4, linkage: "static" });
-  for (let i = 1; i <= 3; i++)
-    types.push({ id: types.length, name: `g${i}`, kind: "func", type: 5, linkage: "global" });
-  structuredBtfCache = parseBtf(writeBtf(types));
-  return structuredBtfCache;
-}
-
-/** Collects slots and the fixups of calls and function addresses to function starts. */
-class Builder {
-  readonly slots: [number, number, number, number, number][] = [];
-  /** Slot -> function index whose start its imm must reach (pseudo call or ld_imm64 of a function). */
-  readonly toFunction = new Map<number, number>();
-
-  get pc(): number {
-    return this.slots.length;
-  }
-
-  /** Second halves of ld_imm64, which jumps must not land on. */
-  readonly secondHalf = new Set<number>();
-
-  emit(code: number, dst: number, src: number, off: number, imm: number): number {
-    this.slots.push([code, dst, src, off, imm]);
-    if (code === 0 && this.slots.length >= 2 && this.slots[this.slots.length - 2][0] === (BPF_LD | BPF_IMM | BPF_DW))
-      this.secondHalf.add(this.slots.length - 1);
-    return this.slots.length - 1;
-  }
-
-  /** A random instruction start in [lo, hi]. */
-  target(r: Rng, lo: number, hi: number): number {
-    for (let k = 0; k < 8; k++) {
-      const t = r.range(lo, hi);
-      if (!this.secondHalf.has(t)) return t;
-    }
-    return hi;
-  }
-
-  build(starts: readonly number[]): DecodedProgram {
-    const p = allocProgram(this.slots.length);
-    this.slots.forEach(([code, dst, src, off, imm], i) => {
-      p.code[i] = code;
-      p.dst[i] = dst;
-      p.src[i] = src;
-      p.off[i] = off;
-      p.imm[i] = imm;
-    });
-    for (const [at, f] of this.toFunction) p.imm[at] = starts[f] - (at + 1);
-    return p;
-  }
-}
-
-/**
- * A random program of 1 to 4 functions. Tame programs (most) initialise the registers and the
- * stack they use, keep the context in r6, jump forward only and end with `r0 = K; exit`, so
- * many of them pass; wild ones use any register, offset and jump.
- */
-function structured(r: Rng): { prog: ProgramSpec; maps: readonly MapSpec[]; what: string; btf: Btf | undefined } {
-  const tame = r.chance(0.7);
-  const [progType, section] = r.pick(PROG_TYPES);
-  // maps (and the BTF that describes them) of a fixture object, for lookups and callbacks
-  let withMaps: CorpusEntry | undefined;
-  if (r.chance(0.3)) {
-    for (let k = 0; k < 8 && withMaps === undefined; k++) {
-      const e = pickEntry(r);
-      if (e.spec.maps.length > 0) withMaps = e;
-    }
-  }
-  const nfuncs = r.chance(0.6) ? 1 : r.range(2, 4);
-  // several functions come with func_info in a BTF of their own (usually): the maps then lose
-  // their BTF types, which refer to the object's BTF
-  const ownBtf = nfuncs > 1 && r.chance(0.9);
-  const maps =
-    withMaps === undefined
-      ? []
-      : ownBtf
-        ? withMaps.spec.maps.map((m) => ({ ...m, btfKeyTypeId: 0, btfValueTypeId: 0, innerMap: null }))
-        : withMaps.spec.maps;
-  /** Global functions (verified on their own) among the subprograms. */
-  const isGlobal = [false];
-  for (let f = 1; f < nfuncs; f++) isGlobal.push(ownBtf && r.chance(tame ? 0.1 : 0.3));
-  /** Callback functions (called through bpf_loop), the others are plain subprograms. */
-  const isCb = [false];
-  for (let f = 1; f < nfuncs; f++) isCb.push(!isGlobal[f] && r.chance(0.4));
-  const b = new Builder();
-  const starts: number[] = [];
-  const referenced = new Set<number>();
-  const reg = (): number => (tame ? r.int(10) : r.chance(0.02) ? r.range(10, 15) : r.int(11));
-  const dstReg = (): number => (tame ? r.pick([0, 2, 3, 4, 5, 7, 8, 9]) : r.chance(0.02) ? r.range(10, 15) : r.int(10));
-  const stackOff = (size: number): number => (tame ? -r.range(1, 64 / size) * size : r.range(-520, 16));
-  const imm = (): number => interesting(r);
-
-  for (let f = 0; f < nfuncs; f++) {
-    starts.push(b.pc);
-    const body = r.range(1, tame ? 24 : 40);
-    const bodyStart = b.pc;
-    if (tame) {
-      b.emit(BPF_ALU64 | BPF_MOV | BPF_X, 6, 1, 0, 0); // r6 = ctx (main), a scalar (others)
-      for (const d of [0, 2, 3, 4, 5, 7, 8, 9]) if (r.chance(0.97)) b.emit(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, imm());
-      for (let s = 1; s <= 8; s++) if (r.chance(0.6)) b.emit(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -8 * s, imm());
-    }
-    /** Slots of forward jumps whose targets are fixed once the body's end is known. */
-    const forward: number[] = [];
-    for (let k = 0; k < body; k++) {
-      const kind = r.int(100);
-      const pc = b.pc;
-      if (kind < 32) {
-        const cls = r.chance(0.6) ? BPF_ALU64 : BPF_ALU;
-        const op = r.pick(ALU_OPS);
-        const d = dstReg();
-        if (op === BPF_NEG) b.emit(cls | BPF_NEG | BPF_K, d, 0, 0, 0);
-        else if (op === BPF_END) {
-          const code =
-            cls === BPF_ALU64 ? BPF_ALU64 | BPF_END | BPF_K : BPF_ALU | BPF_END | r.pick([BPF_TO_LE, BPF_TO_BE]);
-          b.emit(code, d, 0, 0, r.pick([16, 32, 64]));
-        } else if (r.chance(0.4)) {
-          const off =
-            op === BPF_DIV || op === BPF_MOD ? r.int(2) : op === BPF_MOV && r.chance(0.15) ? r.pick([8, 16, 32]) : 0;
-          b.emit(cls | op | BPF_X, d, reg(), cls === BPF_ALU && off === 32 ? 0 : off, 0);
-        } else {
-          const off = op === BPF_DIV || op === BPF_MOD ? r.int(2) : 0;
-          const shift = op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH;
-          b.emit(cls | op | BPF_K, d, 0, off, shift && tame ? r.int(cls === BPF_ALU64 ? 64 : 32) : imm());
-        }
-      } else if (kind < 50) {
-        const cls = r.chance(0.5) ? BPF_JMP : BPF_JMP32;
-        const op = r.pick(JMP_OPS);
-        if (r.chance(0.5)) b.emit(cls | op | BPF_X, reg(), reg(), 0, 0);
-        else b.emit(cls | op | BPF_K, reg(), 0, 0, imm());
-        if (tame || r.chance(0.8)) forward.push(pc);
-        else b.slots[pc][3] = r.range(-pc - 2, body - k + 2);
-        if (!tame && r.chance(0.05)) {
-          // may_goto or a backward ja: loops the verifier must bound
-          b.emit(BPF_JMP | BPF_JCOND, 0, 0, r.range(-3, 3), 0);
-          b.emit(BPF_JMP | BPF_JA, 0, 0, -r.range(1, Math.max(1, b.pc - bodyStart)), 0);
-        }
-      } else if (kind < 66) {
-        const size = r.pick(SIZES);
-        const n = SIZE_BYTES[size];
-        const sub = r.int(8);
-        const base = tame ? (r.chance(0.8) ? 10 : 6) : r.chance(0.6) ? 10 : reg();
-        const off = base === 10 ? stackOff(n) : r.range(-8, 200);
-        if (sub < 3) {
-          const mode = size !== BPF_DW && r.chance(0.2) ? BPF_MEMSX : BPF_MEM;
-          b.emit(BPF_LDX | mode | size, dstReg(), base, off, 0);
-        } else if (sub < 5) {
-          b.emit(
-            BPF_ST | BPF_MEM | size,
-            base === 6 && tame ? 10 : base,
-            0,
-            base === 6 && tame ? stackOff(n) : off,
-            imm(),
-          );
-        } else if (sub < 7) {
-          b.emit(
-            BPF_STX | BPF_MEM | size,
-            base === 6 && tame ? 10 : base,
-            reg(),
-            base === 6 && tame ? stackOff(n) : off,
-            0,
-          );
-        } else {
-          const asize = r.chance(0.5) ? BPF_W : BPF_DW;
-          b.emit(BPF_STX | BPF_ATOMIC | asize, 10, reg(), stackOff(asize === BPF_W ? 4 : 8), r.pick(ATOMIC_OPS));
-        }
-      } else if (kind < 74) {
-        const sub = r.int(4);
-        if (sub === 0 && nfuncs > 1) {
-          const callee = r.range(1, nfuncs - 1);
-          const at = b.emit(BPF_LD | BPF_IMM | BPF_DW, r.chance(0.5) ? 2 : dstReg(), BPF_PSEUDO_FUNC, 0, 0);
-          b.emit(0, 0, 0, 0, 0);
-          b.toFunction.set(at, callee);
-        } else if (sub === 1 && maps.length > 0) {
-          b.emit(
-            BPF_LD | BPF_IMM | BPF_DW,
-            dstReg(),
-            r.chance(0.8) ? BPF_PSEUDO_MAP_IDX : BPF_PSEUDO_MAP_IDX_VALUE,
-            0,
-            r.int(maps.length),
-          );
-          b.emit(0, 0, 0, 0, 0);
-        } else {
-          b.emit(BPF_LD | BPF_IMM | BPF_DW, dstReg(), 0, 0, imm());
-          b.emit(0, 0, 0, 0, imm());
-        }
-      } else if (kind < 90) {
-        const sub = r.int(10);
-        if (sub < 3 && nfuncs > 1) {
-          const callees = [...isCb.keys()].filter((i) => i > f && !isCb[i]);
-          if (callees.length > 0 || !tame) {
-            const callee = callees.length > 0 ? r.pick(callees) : r.range(0, nfuncs - 1);
-            referenced.add(callee);
-            if (tame) for (let a = 1; a <= 5; a++) b.emit(BPF_ALU64 | BPF_MOV | BPF_K, a, 0, 0, r.range(0, 8));
-            b.toFunction.set(b.emit(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 0), callee);
-            if (tame) for (let a = 1; a <= 5; a++) b.emit(BPF_ALU64 | BPF_MOV | BPF_K, a, 0, 0, imm());
-            continue;
-          }
-        }
-        if (sub < 6 && nfuncs > 1 && isCb.some((c) => c)) {
-          // bpf_loop(n, callback, ctx, 0)
-          const cbs = [...isCb.keys()].filter((i) => isCb[i]);
-          b.emit(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, r.pick([0, 1, 4, 1000, -1]));
-          const cb = r.pick(cbs);
-          referenced.add(cb);
-          b.toFunction.set(b.emit(BPF_LD | BPF_IMM | BPF_DW, 2, BPF_PSEUDO_FUNC, 0, 0), cb);
-          b.emit(0, 0, 0, 0, 0);
-          b.emit(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 0);
-          b.emit(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, r.chance(0.9) ? 0 : 1);
-          b.emit(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_loop);
-          if (tame) for (let a = 1; a <= 5; a++) b.emit(BPF_ALU64 | BPF_MOV | BPF_K, a, 0, 0, imm());
-          continue;
-        }
-        if (sub < 8 && maps.length > 0) {
-          // v = bpf_map_lookup_elem(&map, fp-8); if (v) *(u64 *)v = ...
-          b.emit(BPF_LD | BPF_IMM | BPF_DW, 1, BPF_PSEUDO_MAP_IDX, 0, r.int(maps.length));
-          b.emit(0, 0, 0, 0, 0);
-          b.emit(BPF_ALU64 | BPF_MOV | BPF_X, 2, 10, 0, 0);
-          b.emit(BPF_ALU64 | BPF_ADD | BPF_K, 2, 0, 0, -8);
-          b.emit(BPF_ST | BPF_MEM | BPF_DW, 10, 0, -8, r.int(4));
-          b.emit(BPF_JMP | BPF_CALL, 0, 0, 0, 1);
-          b.emit(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, r.chance(0.9) ? 1 : 0, 0);
-          b.emit(BPF_STX | BPF_MEM | r.pick(SIZES), 0, r.pick([0, 7, 8, 9]), r.pick([0, 4, 8, -1, 16]), 0);
-          if (tame) for (let a = 0; a <= 5; a++) b.emit(BPF_ALU64 | BPF_MOV | BPF_K, a, 0, 0, imm());
-          continue;
-        }
-        if (sub === 8 && !tame && r.chance(0.3)) b.emit(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_KFUNC_CALL, 0, r.u32() | 0);
-        else {
-          if (tame) for (let a = 1; a <= 5; a++) b.emit(BPF_ALU64 | BPF_MOV | BPF_K, a, 0, 0, r.range(0, 64));
-          b.emit(BPF_JMP | BPF_CALL, 0, 0, 0, r.pick(tame ? TAME_HELPERS : HELPERS));
-        }
-        // the call clobbered r1-r5
-        if (tame) for (let a = 1; a <= 5; a++) b.emit(BPF_ALU64 | BPF_MOV | BPF_K, a, 0, 0, imm());
-      } else if (!tame) {
-        b.emit(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-      } else {
-        // a nop (removed after verification), rarely a jump over code that may be unreachable
-        b.emit(BPF_JMP | BPF_JA, 0, 0, 0, 0);
-        if (r.chance(0.03)) forward.push(pc);
-      }
-    }
-    // tame: every later function is called (or passed to bpf_loop) from somewhere, as the
-    // kernel refuses unreachable code
-    if (tame) {
-      for (let g = f + 1; g < nfuncs; g++) {
-        if (referenced.has(g)) continue;
-        referenced.add(g);
-        if (isCb[g]) {
-          b.emit(BPF_ALU64 | BPF_MOV | BPF_K, 1, 0, 0, r.pick([1, 4]));
-          b.toFunction.set(b.emit(BPF_LD | BPF_IMM | BPF_DW, 2, BPF_PSEUDO_FUNC, 0, 0), g);
-          b.emit(0, 0, 0, 0, 0);
-          b.emit(BPF_ALU64 | BPF_MOV | BPF_K, 3, 0, 0, 0);
-          b.emit(BPF_ALU64 | BPF_MOV | BPF_K, 4, 0, 0, 0);
-          b.emit(BPF_JMP | BPF_CALL, 0, 0, 0, BPF_FUNC_loop);
-        } else {
-          for (let a = 1; a <= 5; a++) b.emit(BPF_ALU64 | BPF_MOV | BPF_K, a, 0, 0, r.range(0, 8));
-          b.toFunction.set(b.emit(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 0), g);
-        }
-      }
-    }
-    // the function's tail: r0 = K; exit
-    const tail = b.pc;
-    for (const j of forward) b.slots[j][3] = b.target(r, j + 1, tail) - (j + 1);
-    if (tame || r.chance(0.8)) {
-      b.emit(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, isCb[f] ? r.pick([0, 0, 1]) : r.pick([0, 1, 2, -1]));
-      b.emit(BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
-    }
-  }
-  const insns = b.build(starts);
-  const functions: FunctionSpec[] = starts.map((start, i) => ({
-    name: i === 0 ? "prog" : `f${i}`,
-    start,
-    length: (starts[i + 1] ?? insns.length) - start,
-    linkage: i === 0 || isGlobal[i] ? "global" : "static",
-    btfTypeId: ownBtf ? (i === 0 ? BTF_MAIN : isGlobal[i] ? BTF_GLOBAL + i - 1 : BTF_STATIC + i - 1) : 0,
-  }));
-  const prog = asmSpec("exit", {
-    name: "prog",
-    section,
-    type: progType,
-    insns,
-    functions,
-    maps: maps.map((_, i) => i),
-  });
-  const what = `${tame ? "tame" : "wild"} ${section}, ${nfuncs} function(s) (callbacks ${isCb
-    .map((c, i) => (c ? i : -1))
-    .filter((i) => i >= 0)
-    .join(",")}), ${insns.length} slots${withMaps !== undefined ? `, maps of ${withMaps.label}` : ""}`;
-  return { prog, maps, what, btf: ownBtf ? structuredBtf() : (withMaps?.spec.btf ?? undefined) };
-}
-
 /** Random verifier options. */
 function options(r: Rng, btf: ObjectSpec["btf"] | undefined, maps: readonly MapSpec[]): VerifyOptions {
   return {
@@ -932,7 +403,7 @@ function options(r: Rng, btf: ObjectSpec["btf"] | undefined, maps: readonly MapS
 }
 
 function generateCase(seed: number, index: number): FuzzCase {
-  const r = rngFor(seed, index);
+  const r = caseRng(seed, index);
   if (r.chance(0.6)) {
     const e = pickEntry(r);
     const { prog, what } = mutant(r, e);
@@ -948,9 +419,6 @@ function generateCase(seed: number, index: number): FuzzCase {
 }
 
 // ------------------------------------------------------------------------------------ checking
-
-/** A failed invariant: a plain Error, so it is never mistaken for an allowed TsbpfError. */
-class InvariantError extends Error {}
 
 /**
  * The verified instructions with the kernel-internal forms the verifier's rewrites introduce
@@ -1125,95 +593,23 @@ function describeCase(seed: number, index: number): string {
   return [
     `seed 0x${seed.toString(16)}, case ${index} (${c.kind}): ${c.what}`,
     `options: kernel ${c.opts.kernel}, kernelSymbols ${c.opts.kernelSymbols !== undefined}, helperAvailable ${c.opts.helperAvailable !== undefined}, jitSupportsExceptions ${c.opts.jitSupportsExceptions ?? true}`,
-    `reproduce: FUZZ_SEED=0x${seed.toString(16)} FUZZ_ONLY=${index} node scripts/run-tests.mjs verifier/fuzz`,
+    reproduceHint(seed, index, "verifier/fuzz"),
     `functions: ${c.spec.functions.map((f) => `${f.name}@${f.start}`).join(" ")}`,
     `program (${c.spec.insns.length} slots):\n${hexProgram(c.spec.insns)}`,
   ].join("\n");
 }
 
-function errorText(e: unknown): string {
-  if (!(e instanceof Error)) return String(e);
-  const cause = e.cause instanceof Error ? `\ncaused by: ${e.cause.stack ?? e.cause.message}` : "";
-  return `${e.stack ?? `${e.name}: ${e.message}`}${cause}`;
-}
-
 // ------------------------------------------------------------------------------------ workers
 
-interface WorkerInput {
-  seed: number;
-  cases: number;
-  worker: number;
-  workers: number;
-  progress: SharedArrayBuffer;
-}
-
-type WorkerOutput = { ok: true; stats: Stats } | { ok: false; index: number; error: string };
-
-function workerMain(input: WorkerInput): void {
-  const progress = new Int32Array(input.progress);
-  const stats = newStats();
-  stats.objects = corpus().objects;
-  stats.programs = corpus().entries.length;
-  for (let i = input.worker; i < input.cases; i += input.workers) {
-    Atomics.store(progress, input.worker, i + 1);
-    try {
-      runCase(generateCase(input.seed, i), i, stats);
-    } catch (e) {
-      parentPort?.postMessage({ ok: false, index: i, error: errorText(e) } satisfies WorkerOutput);
-      return;
-    }
-  }
-  parentPort?.postMessage({ ok: true, stats } satisfies WorkerOutput);
-}
-
-function runWorker(seed: number, cases: number, worker: number, workers: number): Promise<Stats> {
-  const progress = new SharedArrayBuffer(4 * workers);
-  const cur = new Int32Array(progress);
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => m.tsImport(${JSON.stringify(import.meta.url)}, ${JSON.stringify(import.meta.url)}))`;
-  const w = new Worker(boot, {
-    eval: true,
-    execArgv: [],
-    workerData: { seed, cases, worker, workers, progress } satisfies WorkerInput,
-  });
-  return new Promise<Stats>((resolve, reject) => {
-    let last = -1;
-    let lastChange = Date.now();
-    const watchdog = setInterval(() => {
-      const now = Atomics.load(cur, worker);
-      if (now !== last) {
-        last = now;
-        lastChange = Date.now();
-      } else if (Date.now() - lastChange > HANG_MS) {
-        clearInterval(watchdog);
-        void w.terminate();
-        const at = now - 1;
-        reject(
-          new Error(
-            at < 0
-              ? `worker ${worker} made no progress for ${HANG_MS} ms while loading the corpus`
-              : `hang: case ${at} made no progress for ${HANG_MS} ms\n${describeCase(seed, at)}`,
-          ),
-        );
-      }
-    }, 250);
-    const finish = () => clearInterval(watchdog);
-    w.once("message", (m: WorkerOutput) => {
-      finish();
-      void w.terminate();
-      if (m.ok) resolve(m.stats);
-      else reject(new Error(`case ${m.index} failed:\n${m.error}\n\n${describeCase(seed, m.index)}`));
-    });
-    w.once("error", (e) => {
-      finish();
-      reject(e);
-    });
-    w.once("exit", (code) => {
-      finish();
-      if (code !== 0) reject(new Error(`fuzz worker exited with code ${code}`));
-    });
-  });
-}
+const RUN: FuzzRun = {
+  url: import.meta.url,
+  seed: SEED,
+  cases: CASES,
+  hangMs: HANG_MS,
+  loading: "the corpus",
+  failed: "failed",
+  describeCase,
+};
 
 function merge(all: readonly Stats[]): Stats {
   const s = newStats();
@@ -1225,11 +621,8 @@ function merge(all: readonly Stats[]): Stats {
     s.rejected += x.rejected;
     s.acceptedMutants += x.acceptedMutants;
     s.acceptedStructured += x.acceptedStructured;
-    for (const [k, v] of Object.entries(x.reasons)) s.reasons[k] = (s.reasons[k] ?? 0) + v;
-    if (x.slowestMs > s.slowestMs) {
-      s.slowestMs = x.slowestMs;
-      s.slowest = x.slowest;
-    }
+    addCounts(s.reasons, x.reasons);
+    keepSlowest(s, x);
     s.limit += x.limit;
     s.limitMs += x.limitMs;
     s.slowestLimitMs = Math.max(s.slowestLimitMs, x.slowestLimitMs);
@@ -1278,7 +671,11 @@ if (isMainThread && process.env.FUZZ_ONLY === undefined) {
 }
 
 if (!isMainThread) {
-  workerMain(workerData as WorkerInput);
+  const input = workerData as WorkerInput;
+  const stats = newStats();
+  stats.objects = corpus().objects;
+  stats.programs = corpus().entries.length;
+  await fuzzWorkerMain(input, stats, (i) => runCase(generateCase(input.seed, i), i, stats));
 } else if (process.env.FUZZ_ONLY !== undefined) {
   test(`verifier fuzz: single case ${process.env.FUZZ_ONLY}`, () => {
     const index = Number(process.env.FUZZ_ONLY);
@@ -1294,7 +691,7 @@ if (!isMainThread) {
 } else {
   test(`verifier fuzz: ${CASES} mutated and random programs are accepted or rejected with a VerifierError (seed 0x${SEED.toString(16)})`, async (t) => {
     const t0 = performance.now();
-    const parts = await Promise.all(Array.from({ length: WORKERS }, (_, w) => runWorker(SEED, CASES, w, WORKERS)));
+    const parts = await runWorkers<Stats>(RUN, WORKERS);
     const s = merge(parts);
     const secs = (performance.now() - t0) / 1000;
     const top = Object.entries(s.reasons)
