@@ -5,10 +5,9 @@
  */
 import { fileURLToPath } from "node:url";
 import { disasmA64 } from "../arm64/asm/disasm.ts";
-import { jitInputFromVerified } from "../arm64/jit/from-verified.ts";
-import { type JitFunction, jitProgram } from "../arm64/jit/index.ts";
+import { compileVerified } from "../arm64/jit/from-verified.ts";
+import type { JitFunction } from "../arm64/jit/index.ts";
 import { modelledKernelSymbols } from "../kernel/kallsyms.ts";
-import { functionSymbols } from "../kernel/prog-names.ts";
 import { verify } from "../runtime/object.ts";
 import { instantiate, OBJECT_ENGINES, readObjectSpec } from "./objects.ts";
 
@@ -32,18 +31,7 @@ export function exceptionsDemo(): ExceptionsDemo {
   const obj = instantiate(spec, OBJECT_ENGINES.interp);
   const thrown = obj.testRun(p.name, { dataIn: new Uint8Array(64) }).retval;
   const returned = obj.testRun(p.name, { dataIn: new Uint8Array(20) }).retval;
-  // lay the functions out one after another, as bpf_prog_pack would place them
-  const dumped = jitInputFromVerified(v);
-  const names = functionSymbols(p, v, dumped.insns);
-  const input = { ...dumped, functions: dumped.functions.map((f, i) => ({ ...f, name: names[i] })) };
-  const sizes = jitProgram(input).map((f) => f.bytes.length);
-  let at = BASE;
-  const addresses = sizes.map((n) => {
-    const a = at;
-    at += (BigInt(n + 8) + 15n) & ~15n;
-    return a;
-  });
-  const jit = jitProgram({ ...input, functions: input.functions.map((f, i) => ({ ...f, address: addresses[i] })) });
+  const jit = compileVerified(p, v, BASE).functions;
   return {
     functions: v.subprogs.map((s, i) => ({
       name: s.name,

@@ -11,13 +11,12 @@
  *     address, which is how the golden tests compare with the real kernel.
  */
 import { decodeA64, disasmA64 } from "../arm64/asm/disasm.ts";
-import { jitInputFromVerified } from "../arm64/jit/from-verified.ts";
+import { compileVerified } from "../arm64/jit/from-verified.ts";
 import { type JitFunction, type JitInput, jitProgram, readJitInfo } from "../arm64/jit/index.ts";
 import { UsageError } from "../errors.ts";
 import { disasmInsn } from "../isa/disasm.ts";
 import type { DecodedProgram } from "../isa/insn.ts";
 import { modelledKallsyms, modelledKernelSymbols } from "../kernel/kallsyms.ts";
-import { functionSymbols } from "../kernel/prog-names.ts";
 import { sourceLineOf } from "../object/lines.ts";
 import type { LineInfo, ProgramSpec } from "../object/spec.ts";
 import { toHex, verify } from "../runtime/object.ts";
@@ -54,22 +53,6 @@ interface BpfSide {
   readonly insns: DecodedProgram;
   /** Source position of instruction `i`, if known. */
   readonly source: (i: number) => LineInfo | undefined;
-}
-
-/**
- * Compiles `input` with each function at its final address: a first compilation gives the sizes
- * (which do not depend on where a function lives unless a call's reach changes), the second is
- * at the addresses those sizes give, 16-byte aligned from `base`.
- */
-function placeAndCompile(input: JitInput, base: bigint, lse: boolean): JitFunction[] {
-  const sized = jitProgram(input, { lse });
-  let at = base;
-  const functions = input.functions.map((f, i) => {
-    const placed = { ...f, address: at };
-    at += (BigInt(sized[i].bytes.length + 8) + 15n) & ~15n;
-    return placed;
-  });
-  return jitProgram({ ...input, functions }, { lse });
 }
 
 function jsonOf(fns: readonly JitFunction[], bpf: BpfSide): unknown {
@@ -120,6 +103,7 @@ function callTarget(
   i: number,
   fns: readonly JitFunction[],
   name: (a: bigint) => string | undefined,
+  callBase: bigint,
 ): string {
   const code = bpf.insns.code[i];
   if (code !== 0x85) return "";
@@ -127,13 +111,14 @@ function callTarget(
     const callee = fns[bpf.insns.imm[i]];
     return callee !== undefined ? `  → ${callee.name}` : "";
   }
-  const callee = modelledKernelSymbols().callBase + BigInt(bpf.insns.imm[i]);
+  const callee = callBase + BigInt(bpf.insns.imm[i]);
   const n = name(callee);
   return n !== undefined ? `  → ${n}` : "";
 }
 
 function printListing(io: Io, fns: readonly JitFunction[], bpf: BpfSide): void {
   const name = symbolizer(fns);
+  const callBase = modelledKallsyms().require("__bpf_call_base");
   for (const f of fns) {
     const flags = [f.exceptionBoundary ? "exception boundary" : "", f.exceptionCallback ? "exception callback" : ""]
       .filter(Boolean)
@@ -158,7 +143,7 @@ function printListing(io: Io, fns: readonly JitFunction[], bpf: BpfSide): void {
           }
           const text = disasmInsn(bpf.insns, k.bpfIndex, { lossless: true });
           io.out(
-            `  ${paint(io, "cyan", `; ${String(k.bpfIndex).padStart(4)}: ${text}${callTarget(bpf, k.bpfIndex, fns, name)}`)}\n`,
+            `  ${paint(io, "cyan", `; ${String(k.bpfIndex).padStart(4)}: ${text}${callTarget(bpf, k.bpfIndex, fns, name, callBase)}`)}\n`,
           );
         }
         lastBpf = k.bpfIndex;
@@ -247,11 +232,7 @@ export function jitCommand(argv: string[], io: Io): number {
   let at = base;
   for (const p of programs) {
     const v = verify(spec, p, "6.12", { kernelSymbols: modelledKernelSymbols() });
-    const dumped = jitInputFromVerified(v);
-    // the kernel's kallsyms names: bpf_prog_<tag>_<name>
-    const names = functionSymbols(p, v, dumped.insns);
-    const input = { ...dumped, functions: dumped.functions.map((f, i) => ({ ...f, name: names[i] })) };
-    const fns = placeAndCompile(input, at, lse);
+    const { input, functions: fns } = compileVerified(p, v, at, { lse });
     const last = fns[fns.length - 1];
     at = (last.address + BigInt(last.bytes.length + 8) + 0xfffn) & ~0xfffn;
     const bpf = objectSide(p, v, input.insns);

@@ -3,8 +3,7 @@
 // loader, verifier (with the modelled kernel's symbols) and arm64 JIT — nothing taken from the
 // kernel's recording but where each function was placed — and must come out as the image
 // Linux 6.12.117 produced for it, byte for byte (map addresses, which tsbpf cannot know, masked
-// and counted). A few programs use what the verifier does not model yet; they are listed with
-// the reason, and must still fail for that reason rather than silently differ.
+// and counted).
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,69 +11,8 @@ import { test } from "node:test";
 import { jitInputFromVerified } from "../../src/arm64/jit/from-verified.ts";
 import { jitProgram } from "../../src/arm64/jit/index.ts";
 import { modelledKernelSymbols } from "../../src/kernel/kallsyms.ts";
-import type { ObjectSpec } from "../../src/object/spec.ts";
-import { openObjectSpec, verify } from "../../src/runtime/object.ts";
-
-const FIXTURES = join(import.meta.dirname, "../fixtures");
-
-/** Programs tsbpf's verifier cannot yet bring to the kernel's form, and why. */
-const NOT_MODELLED: Record<string, string> = {};
-
-interface Case {
-  dir: string;
-  object: string;
-  prog: string;
-  stem: string;
-}
-
-function cases(): Case[] {
-  const out: Case[] = [];
-  const m = JSON.parse(readFileSync(join(FIXTURES, "jit/manifest.json"), "utf8")) as {
-    programs: { object: string; prog: string; arm64: { loaded: boolean } }[];
-  };
-  for (const p of m.programs) {
-    if (p.arm64.loaded)
-      out.push({
-        dir: "jit",
-        object: p.object,
-        prog: p.prog,
-        stem: `jit/arm64/${p.object.replace(/\.o$/, "")}.${p.prog}`,
-      });
-  }
-  const e = JSON.parse(readFileSync(join(FIXTURES, "exceptions/expected.json"), "utf8")) as {
-    kernels: Record<string, { programs: { object: string; prog: string; accepted: boolean | null }[] }>;
-  };
-  for (const p of e.kernels["arm64-6.12.117"].programs) {
-    const stem = `exceptions/arm64-jit/${p.object.replace(/\.o$/, "")}.${p.prog}`;
-    if (p.accepted === true && existsSync(join(FIXTURES, `${stem}.info`))) {
-      out.push({ dir: "exceptions", object: p.object, prog: p.prog, stem });
-    }
-  }
-  return out;
-}
-
-const specs = new Map<string, ObjectSpec>();
-function spec(dir: string, object: string): ObjectSpec {
-  const key = `${dir}/${object}`;
-  let s = specs.get(key);
-  if (s === undefined) {
-    s = openObjectSpec(new Uint8Array(readFileSync(join(FIXTURES, dir, object))), { fileName: object });
-    specs.set(key, s);
-  }
-  return s;
-}
-
-/** Function addresses from the recorded layout (hidden default callback last). */
-function addresses(stem: string): bigint[] {
-  const info = readFileSync(join(FIXTURES, `${stem}.info`), "utf8");
-  const out = [...info.matchAll(/^func \d+ 0x([0-9a-f]+)/gm)].map((m) => BigInt(`0x${m[1]}`));
-  const cb = join(FIXTURES, `${stem}.default_cb.info`);
-  if (existsSync(cb)) {
-    const m = /^ksym 0x([0-9a-f]+)/m.exec(readFileSync(cb, "utf8"));
-    if (m !== null) out.push(BigInt(`0x${m[1]}`));
-  }
-  return out;
-}
+import { verify } from "../../src/runtime/object.ts";
+import { FIXTURES, recordedArm64Programs, recordedLayout, recordedObject } from "../support/recorded-programs.ts";
 
 /** The kernel's image of function `i` (f<i>.bin, or the hidden callback's). */
 function kernelImage(stem: string, i: number, nVisible: number): Uint8Array | null {
@@ -92,29 +30,29 @@ test("objects → tsbpf's verifier → tsbpf's JIT = the kernel's images", () =>
   let identical = 0;
   let programs = 0;
   let masked = 0;
-  let notModelled = 0;
   const failures: string[] = [];
-  for (const c of cases()) {
+  for (const c of recordedArm64Programs()) {
     const key = `${c.object.replace(/\.o$/, "")}.${c.prog}`;
-    const s = spec(c.dir, c.object);
+    const s = recordedObject(c);
     const p = s.programs.find((q) => q.name === c.prog);
     assert.ok(p, `${key}: no such program`);
-    const why = NOT_MODELLED[key];
+    const layout = recordedLayout(c.stem).functions;
+    // the kernel lists the hidden default callback apart from the program's own functions
+    const nVisible = layout.filter((f) => !f.name.endsWith("_F")).length;
     let fns: ReturnType<typeof jitProgram>;
     try {
       const v = verify(s, p, "6.12", { kernelSymbols: symbols });
-      const addr = addresses(c.stem);
-      fns = jitProgram(jitInputFromVerified(v, addr));
+      fns = jitProgram(
+        jitInputFromVerified(
+          v,
+          layout.map((f) => f.address),
+        ),
+      );
     } catch (e) {
-      if (why !== undefined) {
-        notModelled++;
-        continue;
-      }
       failures.push(`${key}: ${(e as Error).message}`);
       continue;
     }
     programs++;
-    const nVisible = [...readFileSync(join(FIXTURES, `${c.stem}.info`), "utf8").matchAll(/^func \d+ /gm)].length;
     let same = true;
     fns.forEach((fn, i) => {
       const want = kernelImage(c.stem, i, nVisible);
@@ -139,20 +77,12 @@ test("objects → tsbpf's verifier → tsbpf's JIT = the kernel's images", () =>
         }
       }
     });
-    if (same && why !== undefined)
-      failures.push(`${key}: listed as not modelled (${why}) but now identical: remove it`);
     if (same) identical++;
-    else if (why !== undefined) {
-      notModelled++;
-      programs--;
-      failures.pop();
-    }
   }
   console.log(
-    `objects → arm64 images: ${identical}/${programs} programs identical to the kernel's (${masked} masked words), ${notModelled} not modelled`,
+    `objects → arm64 images: ${identical}/${programs} programs identical to the kernel's (${masked} masked words)`,
   );
   assert.deepEqual(failures, []);
-  assert.equal(notModelled, Object.keys(NOT_MODELLED).length);
   assert.ok(identical >= 220, `${identical} programs`);
   assert.equal(masked, 99, "masked words (map addresses)");
 });

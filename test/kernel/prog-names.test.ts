@@ -3,16 +3,14 @@
 // function's tag from the program as submitted, each subprogram's from its slice of the
 // rewritten program, "F" for the hidden default exception callback.
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 import { modelledKernelSymbols } from "../../src/kernel/kallsyms.ts";
 import { functionSymbols } from "../../src/kernel/prog-names.ts";
 import { sha1 } from "../../src/kernel/sha1.ts";
-import { openObjectSpec, verify } from "../../src/runtime/object.ts";
+import { verify } from "../../src/runtime/object.ts";
 import { xlatedDump } from "../../src/verifier/index.ts";
+import { recordedArm64Programs, recordedLayout, recordedObject } from "../support/recorded-programs.ts";
 
-const F = join(import.meta.dirname, "../fixtures");
 const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
 test("SHA-1 known answers (FIPS 180 examples)", () => {
@@ -27,37 +25,23 @@ test("SHA-1 known answers (FIPS 180 examples)", () => {
 });
 
 test("function names equal the kernel's kallsyms names", () => {
-  const cases: [string, string, string, string][] = [];
-  const m = JSON.parse(readFileSync(join(F, "jit/manifest.json"), "utf8"));
-  for (const p of m.programs)
-    cases.push(["jit", p.object, p.prog, `jit/arm64/${p.object.replace(/\.o$/, "")}.${p.prog}`]);
-  const e = JSON.parse(readFileSync(join(F, "exceptions/expected.json"), "utf8"));
-  for (const p of e.kernels["arm64-6.12.117"].programs) {
-    if (p.accepted === true)
-      cases.push(["exceptions", p.object, p.prog, `exceptions/arm64-jit/${p.object.replace(/\.o$/, "")}.${p.prog}`]);
-  }
   const symbols = modelledKernelSymbols();
   let same = 0;
   const differ: string[] = [];
-  for (const [dir, obj, prog, stem] of cases) {
-    if (!existsSync(join(F, `${stem}.info`))) continue;
-    const info = readFileSync(join(F, `${stem}.info`), "utf8");
-    const want = [...info.matchAll(/^func \d+ 0x[0-9a-f]+\s+\d+\s+\d+\s+(\S+)/gm)].map((x) => x[1]);
-    const cb = join(F, `${stem}.default_cb.info`);
-    if (existsSync(cb)) want.push((/ len \d+ (\S+)/.exec(readFileSync(cb, "utf8")) ?? [])[1] ?? "");
-    const spec = openObjectSpec(new Uint8Array(readFileSync(join(F, dir, obj))), { fileName: obj });
-    const p = spec.programs.find((q) => q.name === prog);
+  for (const r of recordedArm64Programs()) {
+    const want = recordedLayout(r.stem).functions.map((f) => f.name);
+    const p = recordedObject(r).programs.find((q) => q.name === r.prog);
     assert.ok(p);
     let got: string[];
     try {
-      const v = verify(spec, p, "6.12", { kernelSymbols: symbols });
+      const v = verify(recordedObject(r), p, "6.12", { kernelSymbols: symbols });
       got = functionSymbols(p, v, xlatedDump(v));
     } catch {
       continue; // the few programs the verifier does not model (test/arm64/jit-object.test.ts)
     }
     got.forEach((name, i) => {
       if (name === want[i]) same++;
-      else differ.push(`${stem} #${i}: ${name} vs ${want[i]}`);
+      else differ.push(`${r.stem} #${i}: ${name} vs ${want[i]}`);
     });
   }
   // the three that differ are subprograms loading a prog array's kernel address (tail calls from

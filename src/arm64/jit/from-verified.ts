@@ -10,8 +10,10 @@
  * the kernel.
  */
 import { JitError } from "../../errors.ts";
+import { functionSymbols } from "../../kernel/prog-names.ts";
+import type { ProgramSpec } from "../../object/spec.ts";
 import { type VerifiedProgram, xlatedDump } from "../../verifier/index.ts";
-import type { JitInput } from "./index.ts";
+import { type JitFunction, type JitInput, type JitOptions, jitProgram } from "./index.ts";
 
 /** The JitInput of `v`, with function `i` at `addresses[i]` (0 when not given). */
 export function jitInputFromVerified(v: VerifiedProgram, addresses: readonly bigint[] = []): JitInput {
@@ -26,4 +28,39 @@ export function jitInputFromVerified(v: VerifiedProgram, addresses: readonly big
     exceptionCallback: v.exceptionCallbackSubprog > 0 ? v.exceptionCallbackSubprog : -1,
     pseudoCallImm: "index",
   };
+}
+
+/** A verified program compiled at modelled addresses, with what its listing needs. */
+export interface PlacedProgram {
+  /** The JIT's input: the kernel's form of the rewritten instructions, with kallsyms names. */
+  readonly input: JitInput;
+  readonly functions: JitFunction[];
+}
+
+/**
+ * Compiles program `p`, verified as `v`, the way the kernel loads it: functions named as
+ * kallsyms names them (`bpf_prog_<tag>_<name>`) and laid out one after another from `base`,
+ * 16-byte aligned, as bpf_prog_pack places them. A first compilation gives the sizes (they do not
+ * depend on the addresses unless a call's reach changes), the second is at the final addresses.
+ */
+export function compileVerified(
+  p: ProgramSpec,
+  v: VerifiedProgram,
+  base: bigint,
+  options: JitOptions = {},
+): PlacedProgram {
+  const dumped = jitInputFromVerified(v);
+  const names = functionSymbols(p, v, dumped.insns);
+  const named: JitInput = { ...dumped, functions: dumped.functions.map((f, i) => ({ ...f, name: names[i] })) };
+  const sized = jitProgram(named, options);
+  let at = base;
+  const input: JitInput = {
+    ...named,
+    functions: named.functions.map((f, i) => {
+      const placed = { ...f, address: at };
+      at += (BigInt(sized[i].bytes.length + 8) + 15n) & ~15n;
+      return placed;
+    }),
+  };
+  return { input, functions: jitProgram(input, options) };
 }
